@@ -1,0 +1,347 @@
+/**
+ * The broker's configuration: one JSON-serializable object, validated with zod when the broker is created.
+ * Secrets are never inlined: fields ending in `Env` name an environment variable that holds the secret.
+ *
+ * @module
+ */
+import { z } from "zod";
+import {
+  ASYMMETRIC_ALGORITHMS,
+  DEFAULT_ALGORITHMS,
+  DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  DEFAULT_REQUIRED_CLAIMS,
+  MAX_CLOCK_TOLERANCE_SECONDS,
+} from "./constants.ts";
+
+const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/** True when `url` is on a loopback host (only those may use plain http, and only when allowed). */
+export function isLoopbackUrl(url: URL): boolean {
+  return LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
+}
+
+const urlString = z.string().refine((s) => URL.canParse(s), { message: "Expected an absolute URL" });
+
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+  message: "Expected an environment variable name",
+});
+
+const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+
+const algorithm = z.string().refine((a) => (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a), {
+  message: `Expected an asymmetric algorithm (${ASYMMETRIC_ALGORITHMS.join(", ")}); HS* and none are refused`,
+});
+
+const seconds = z.number().int().nonnegative();
+const positiveSeconds = z.number().int().positive();
+
+const jwksOptions = z.strictObject({
+  /** How long fetched keys are fresh. */
+  cacheMaxAgeSeconds: positiveSeconds.default(600),
+  /** Minimum time between two refetches caused by an unknown `kid` or a failed fetch. */
+  cooldownSeconds: positiveSeconds.default(30),
+  /** How long stale keys keep verifying while the IdP is down. */
+  staleMaxAgeSeconds: seconds.default(86_400),
+  /** Timeout of one discovery or JWKS fetch. */
+  fetchTimeoutMs: z.number().int().positive().max(60_000).default(5_000),
+  /** Largest accepted discovery or JWKS body. */
+  maxBodyBytes: z.number().int().positive().max(4 * 1024 * 1024).default(256 * 1024),
+});
+
+const idTokens = z.strictObject({
+  /** The audience ID tokens must carry: the client id of the app that receives them. */
+  audience: oneOrMany,
+  /** Expected `typ` header of ID tokens, if the IdP sets one. */
+  typ: z.string().min(1).optional(),
+});
+
+const issuerSchema = z.strictObject({
+  issuer: urlString,
+  audience: oneOrMany,
+  jwksUri: urlString.optional(),
+  algorithms: z.array(algorithm).min(1).default([...DEFAULT_ALGORITHMS]),
+  clockToleranceSeconds: seconds.max(MAX_CLOCK_TOLERANCE_SECONDS).default(DEFAULT_CLOCK_TOLERANCE_SECONDS),
+  maxTokenAgeSeconds: positiveSeconds.optional(),
+  requiredClaims: z.array(z.string().min(1)).default([...DEFAULT_REQUIRED_CLAIMS]),
+  typ: z.string().min(1).optional(),
+  requiredScopes: z.array(z.string().min(1)).default([]),
+  clientIds: z.array(z.string().min(1)).optional(),
+  idTokens: idTokens.optional(),
+  /** Allow plain http for the issuer, discovery and JWKS, on loopback hosts only (for tests and the demo). */
+  allowInsecureLoopback: z.boolean().default(false),
+  jwks: jwksOptions.default(jwksOptions.parse({})),
+});
+
+const browserExposure = {
+  /** Hand this shared identity's token to browsers (`/credentials`, `/token`); otherwise proxy only. */
+  exposeToBrowser: z.boolean().default(false),
+  /** Longest lifetime of a token handed to a browser for a shared identity. */
+  browserTokenMaxSeconds: positiveSeconds.max(3_600).default(900),
+};
+
+const userProfile = z.strictObject({
+  mode: z.literal("user"),
+  clientId: z.string().min(1),
+  clientSecretEnv: envName.optional(),
+  redirectUri: urlString,
+  idpUsernameClaim: z.string().min(1).optional(),
+  /** Lifetime asked for the refresh token at authorize time (`expiration`, minutes). */
+  refreshTokenExpirationMinutes: z.number().int().positive().max(129_600).default(20_160),
+  /** Rotate the refresh token with `exchange_refresh_token` when less than this is left. */
+  rotationMarginSeconds: positiveSeconds.default(86_400),
+});
+
+const appProfile = z.strictObject({
+  mode: z.literal("app"),
+  clientId: z.string().min(1),
+  clientSecretEnv: envName,
+  /** Lifetime asked for app tokens (`expiration`, minutes). */
+  expirationMinutes: z.number().int().positive().max(20_160).default(120),
+  ...browserExposure,
+});
+
+const accountProfile = z.strictObject({
+  mode: z.literal("account"),
+  username: z.string().min(1),
+  passwordEnv: envName,
+  acknowledgeNamedUserTerms: z.literal(true, {
+    message: "Expected true: sharing one named account can break Esri's named-user terms (see README)",
+  }),
+  /** Bind the token to this referer (`client=referer`); the proxy then sends it as `Referer`. */
+  referer: z.string().min(1).optional(),
+  expirationMinutes: z.number().int().positive().max(20_160).default(60),
+  ...browserExposure,
+});
+
+const apiKeyProfile = z.strictObject({
+  mode: z.literal("apiKey"),
+  apiKeyEnv: envName,
+  /** An API key never reaches a browser: only `false` is accepted. */
+  exposeToBrowser: z.literal(false, { message: "An API key is never handed to a browser" }).default(false),
+  /** How long the broker treats the key as valid before re-reading it. */
+  assumedLifetimeSeconds: positiveSeconds.default(86_400),
+});
+
+const profileSchema = z.discriminatedUnion("mode", [userProfile, appProfile, accountProfile, apiKeyProfile]);
+
+const ruleSchema = z.strictObject({
+  issuer: urlString.optional(),
+  claim: z.string().min(1).optional(),
+  equals: z.union([z.string(), z.number(), z.boolean()]).optional(),
+  includes: z.union([z.string(), z.number()]).optional(),
+  matches: z.string().refine((p) => {
+    try {
+      new RegExp(p, "u");
+      return true;
+    } catch {
+      return false;
+    }
+  }, { message: "Expected a valid regular expression" }).optional(),
+  exists: z.boolean().optional(),
+  profile: oneOrMany,
+});
+
+const proxyEntry = z.strictObject({
+  url: urlString,
+  methods: z.array(z.enum(["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH"])).min(1).default(["GET", "POST"]),
+  tokenIn: z.enum(["header", "query"]).default("header"),
+  allowEdits: z.boolean().default(false),
+  profile: z.string().min(1).optional(),
+});
+
+const proxySchema = z.strictObject({
+  allow: z.array(proxyEntry).default([]),
+  maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+  /** Bodies up to this size are buffered so a 498/499 can be retried once. */
+  retryMaxBodyBytes: z.number().int().nonnegative().default(64 * 1024),
+  fetchTimeoutMs: z.number().int().positive().default(30_000),
+  /** Name of a Workers rate-limiting binding used per identity. */
+  rateLimitBinding: z.string().min(1).optional(),
+});
+
+const arcgisSchema = z.strictObject({
+  portalUrl: urlString.refine((u) => /\/sharing\/rest\/?$/.test(new URL(u).pathname), {
+    message: "Expected the portal's REST root, ending in /sharing/rest",
+  }),
+  orgId: z.string().min(1).optional(),
+  servers: z.array(urlString).default([]),
+  fetchTimeoutMs: z.number().int().positive().default(10_000),
+  allowInsecureLoopback: z.boolean().default(false),
+});
+
+const cacheSchema = z.strictObject({
+  /** A cached ArcGIS token is reused only while more than this is left. */
+  safetyMarginSeconds: z.number().int().min(60).default(120),
+  /** How long a failed ArcGIS token call is remembered, so ArcGIS is not hammered. */
+  negativeCacheSeconds: positiveSeconds.default(15),
+});
+
+const linkSchema = z.strictObject({
+  returnUrls: z.array(urlString).default([]),
+});
+
+const corsSchema = z.strictObject({
+  origins: z.array(z.string().refine((o) => URL.canParse(o) && new URL(o).origin === o, {
+    message: "Expected an exact origin like https://app.example.com",
+  })).default([]),
+  maxAgeSeconds: seconds.default(600),
+});
+
+const validationSchema = z.strictObject({
+  maxTokenBytes: z.number().int().min(512).max(64 * 1024).default(8 * 1024),
+  memoMaxEntries: z.number().int().nonnegative().default(10_000),
+});
+
+/** The zod schema of {@link BrokerConfig}. */
+export const brokerConfigSchema = z.strictObject({
+  issuers: z.array(issuerSchema).min(1),
+  arcgis: arcgisSchema,
+  profiles: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), profileSchema),
+  rules: z.array(ruleSchema).default([]),
+  proxy: proxySchema.default(proxySchema.parse({})),
+  link: linkSchema.default(linkSchema.parse({})),
+  cors: corsSchema.default(corsSchema.parse({})),
+  sealing: z.strictObject({ keysEnv: envName }),
+  cache: cacheSchema.default(cacheSchema.parse({})),
+  validation: validationSchema.default(validationSchema.parse({})),
+  /** Where the host mounts `routes()`, used to build link URLs in answers. */
+  mountPath: z.string().regex(/^\/[^?#]*$/).default("/arcgis"),
+}).superRefine((config, ctx) => {
+  const profileNames = new Set(Object.keys(config.profiles));
+  const issuers = new Set(config.issuers.map((i) => i.issuer));
+  config.rules.forEach((rule, index) => {
+    for (const name of typeof rule.profile === "string" ? [rule.profile] : rule.profile) {
+      if (!profileNames.has(name)) {
+        ctx.addIssue({ code: "custom", path: ["rules", index, "profile"], message: `Unknown profile "${name}"` });
+      }
+    }
+    if (rule.issuer !== undefined && !issuers.has(rule.issuer)) {
+      ctx.addIssue({ code: "custom", path: ["rules", index, "issuer"], message: "Unknown issuer" });
+    }
+    if (config.issuers.length > 1 && rule.issuer === undefined) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["rules", index, "issuer"],
+        message: "Expected an issuer: with several issuers every rule names one",
+      });
+    }
+    const tests = ["equals", "includes", "matches", "exists"].filter((k) => rule[k as keyof typeof rule] !== undefined);
+    if (rule.claim === undefined ? tests.length > 0 : tests.length !== 1) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["rules", index],
+        message: "Expected a claim with exactly one of equals, includes, matches, exists (or neither)",
+      });
+    }
+  });
+  config.proxy.allow.forEach((entry, index) => {
+    if (entry.profile !== undefined && !profileNames.has(entry.profile)) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["proxy", "allow", index, "profile"],
+        message: `Unknown profile "${entry.profile}"`,
+      });
+    }
+    const url = new URL(entry.url);
+    if (url.protocol !== "https:" && !(config.arcgis.allowInsecureLoopback && isLoopbackUrl(url))) {
+      ctx.addIssue({ code: "custom", path: ["proxy", "allow", index, "url"], message: "Expected an https URL" });
+    }
+    if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+      ctx.addIssue({
+        code: "custom",
+        path: ["proxy", "allow", index, "url"],
+        message: "Expected a URL without credentials, query or fragment",
+      });
+    }
+  });
+  config.issuers.forEach((issuer, index) => {
+    for (const [field, value] of [["issuer", issuer.issuer], ["jwksUri", issuer.jwksUri]] as const) {
+      if (value === undefined) continue;
+      const url = new URL(value);
+      if (url.protocol !== "https:" && !(issuer.allowInsecureLoopback && isLoopbackUrl(url))) {
+        ctx.addIssue({ code: "custom", path: ["issuers", index, field], message: "Expected an https URL" });
+      }
+    }
+    const seen = config.issuers.findIndex((other) => other.issuer === issuer.issuer);
+    if (seen !== index) {
+      ctx.addIssue({ code: "custom", path: ["issuers", index, "issuer"], message: "Duplicate issuer" });
+    }
+    const byType = new Map<string, string[]>();
+    for (const alg of issuer.algorithms) {
+      const kty = keyTypeOf(alg);
+      byType.set(kty, [...(byType.get(kty) ?? []), alg]);
+    }
+    for (const [kty, algs] of byType) {
+      if (algs.length > 1) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["issuers", index, "algorithms"],
+          message: `Ambiguous algorithms for key type "${kty}" (${algs.join(", ")}): a key without "alg" ` +
+            "must map to exactly one algorithm",
+        });
+      }
+    }
+    issuer.algorithms.forEach((alg, i) => {
+      if (issuer.algorithms.indexOf(alg) !== i) {
+        ctx.addIssue({ code: "custom", path: ["issuers", index, "algorithms", i], message: "Duplicate algorithm" });
+      }
+    });
+    if (issuer.requiredClaims.indexOf("exp") < 0) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["issuers", index, "requiredClaims"],
+        message: 'Expected "exp" among the required claims',
+      });
+    }
+  });
+  const arcgisUrls: Array<[Array<string | number>, string]> = [
+    [["arcgis", "portalUrl"], config.arcgis.portalUrl],
+    ...config.arcgis.servers.map((s, i): [Array<string | number>, string] => [["arcgis", "servers", i], s]),
+  ];
+  for (const [path, value] of arcgisUrls) {
+    const url = new URL(value);
+    if (url.protocol !== "https:" && !(config.arcgis.allowInsecureLoopback && isLoopbackUrl(url))) {
+      ctx.addIssue({ code: "custom", path, message: "Expected an https URL" });
+    }
+  }
+  for (const [index, value] of config.link.returnUrls.entries()) {
+    const url = new URL(value);
+    if (url.protocol !== "https:" && !isLoopbackUrl(url)) {
+      ctx.addIssue({ code: "custom", path: ["link", "returnUrls", index], message: "Expected an https URL" });
+    }
+  }
+});
+
+/** Key type (`kty`, with the curve for EC/OKP) an algorithm needs. */
+export function keyTypeOf(alg: string): string {
+  if (alg.startsWith("RS") || alg.startsWith("PS")) return "RSA";
+  if (alg === "ES256") return "EC:P-256";
+  if (alg === "ES384") return "EC:P-384";
+  if (alg === "ES512") return "EC:P-521";
+  return "OKP";
+}
+
+/** The validated broker configuration (defaults applied). */
+export type BrokerConfig = z.output<typeof brokerConfigSchema>;
+/** The configuration as written by users (defaults optional). */
+export type BrokerConfigInput = z.input<typeof brokerConfigSchema>;
+/** One validated `issuers[]` entry. */
+export type IssuerConfig = BrokerConfig["issuers"][number];
+/** One validated `profiles` entry. */
+export type ProfileConfig = BrokerConfig["profiles"][string];
+/** The `user` profile. */
+export type UserProfileConfig = Extract<ProfileConfig, { mode: "user" }>;
+/** The `app` profile. */
+export type AppProfileConfig = Extract<ProfileConfig, { mode: "app" }>;
+/** The `account` profile. */
+export type AccountProfileConfig = Extract<ProfileConfig, { mode: "account" }>;
+/** The `apiKey` profile. */
+export type ApiKeyProfileConfig = Extract<ProfileConfig, { mode: "apiKey" }>;
+/** One validated rule. */
+export type RuleConfig = BrokerConfig["rules"][number];
+/** One validated proxy allowlist entry. */
+export type ProxyEntryConfig = BrokerConfig["proxy"]["allow"][number];
+/** The validated `proxy` section. */
+export type ProxyConfig = BrokerConfig["proxy"];
+/** The validated `arcgis` section. */
+export type ArcGISConfig = BrokerConfig["arcgis"];

@@ -1,0 +1,124 @@
+/**
+ * The contracts between the broker's parts. The Hono layer (`src/hono/`) wires implementations of these together;
+ * the core modules implement them without knowing about Hono.
+ *
+ * @module
+ */
+
+/** A verified caller, as `authenticate()` puts it in `c.var.identity`. */
+export interface Identity {
+  /** The token's `iss`, equal to a configured issuer. */
+  issuer: string;
+  /** The token's `sub`. */
+  subject: string;
+  /** Every claim of the verified token. */
+  claims: Readonly<Record<string, unknown>>;
+  /** Whether the bearer was an access token or (where an issuer allows it) an ID token. */
+  tokenKind: "access" | "id";
+  /** The token's `exp`, epoch seconds. */
+  expiresAt: number;
+}
+
+/** Outcome of the last JWKS fetch of one issuer, for `/health/details`. */
+export interface JwksHealth {
+  /** The configured issuer. */
+  issuer: string;
+  /** `ok`, `error`, or `never` when no fetch happened yet. */
+  lastFetch: "ok" | "error" | "never";
+  /** When the last fetch finished, epoch ms. */
+  lastFetchAt?: number;
+  /** How many keys are cached. */
+  keys: number;
+}
+
+/** Verifies IdP bearer tokens (implemented in `src/idp/`). */
+export interface TokenVerifier {
+  /**
+   * Verifies a compact JWS bearer token against the configured issuers. Resolves to the identity, or rejects with
+   * a `BrokerError`: `ERR_INVALID_TOKEN` for anything wrong with the token, `ERR_IDP_UNAVAILABLE` when keys are
+   * needed and the IdP cannot be reached.
+   */
+  verify(token: string, options?: VerifyOptions): Promise<Identity>;
+  /** Per-issuer JWKS status. */
+  health(): JwksHealth[];
+}
+
+/** Options for {@link TokenVerifier.verify}. */
+export interface VerifyOptions {
+  /** Which token kinds are acceptable. @default ["access"] plus "id" where an issuer enables ID tokens */
+  accept?: ReadonlyArray<"access" | "id">;
+}
+
+/** One entry for `IdentityManager.registerToken`. */
+export interface ArcGISCredential {
+  /** The portal REST root (`…/sharing/rest`) or a server's `…/rest/services`. */
+  server: string;
+  /** The ArcGIS token. */
+  token: string;
+  /** Expiry, epoch ms. */
+  expires: number;
+  /** Whether the token must only travel over https. */
+  ssl: boolean;
+  /** The ArcGIS username the token belongs to (the profile name for app and API-key tokens). */
+  userId: string;
+}
+
+/** The body of `GET {mount}/credentials`. */
+export interface CredentialsResponse {
+  /** The ArcGIS user. */
+  userId: string;
+  /** The earliest expiry among `credentials`, epoch ms. */
+  expires: number;
+  /** One per portal and federated server. */
+  credentials: ArcGISCredential[];
+}
+
+/** A token for one upstream request, as the proxy injects it. */
+export interface UpstreamToken {
+  /** The ArcGIS token. */
+  token: string;
+  /** Expiry, epoch ms. */
+  expires: number;
+  /** The `Referer` the token is bound to, which the proxy must send. */
+  referer?: string;
+  /** The profile that produced it. */
+  profile: string;
+}
+
+/** Options for {@link TokenService.tokenForUrl}. */
+export interface TokenForUrlOptions {
+  /** Ignore and replace the cached token (after a 498/499 from upstream). */
+  forceRefresh?: boolean;
+  /** The token that upstream just refused; purged so no other request reuses it. */
+  rejectedToken?: string;
+}
+
+/** Gets, caches and refreshes ArcGIS tokens (implemented in `src/arcgis/`). */
+export interface TokenService {
+  /**
+   * Credentials for the browser: the portal and every configured federated server. Uses the first of `profiles`
+   * that may reach a browser. Rejects with `ERR_LINK_REQUIRED` when it is a `user` profile without a link.
+   */
+  credentials(identity: Identity, profiles: readonly string[]): Promise<CredentialsResponse>;
+  /**
+   * One token for the browser, for the RFC 8693 `/token` route: for the portal, or for `resource` (a configured
+   * server URL; `ERR_INVALID_TARGET` otherwise).
+   */
+  browserToken(identity: Identity, profiles: readonly string[], resource?: string): Promise<ArcGISCredential>;
+  /** A token for a proxied request to `url` with `profile` (server-side only: may be any mode). */
+  tokenForUrl(identity: Identity, profile: string, url: URL, options?: TokenForUrlOptions): Promise<UpstreamToken>;
+  /** Starts the link flow; resolves to the ArcGIS authorize URL. */
+  startLink(identity: Identity, profiles: readonly string[], returnTo?: string): Promise<{ authorizeUrl: string }>;
+  /** Handles the ArcGIS redirect; resolves to the URL to redirect the browser to. */
+  linkCallback(query: URLSearchParams): Promise<string>;
+  /** Commits a pending link for the same identity that started it. */
+  completeLink(identity: Identity, linkId: string): Promise<{ userId: string }>;
+  /** Removes the identity's link and revokes its refresh token. */
+  unlink(identity: Identity, profiles: readonly string[]): Promise<{ unlinked: boolean }>;
+}
+
+/** Turns identities into the profiles they may use (implemented in `src/policy/`). */
+export interface Policy {
+  /** The profiles of the first matching rule, or an empty list when no rule matches. */
+  profilesFor(identity: Identity): readonly string[];
+}
