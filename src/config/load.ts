@@ -24,7 +24,9 @@ export class ConfigError extends BrokerError {
   constructor(issues: readonly ConfigIssue[]) {
     super(
       "ERR_CONFIG_INVALID",
-      `Invalid broker config: ${issues.map((i) => `${i.path === "" ? "(root)" : i.path}: ${i.message}`).join("; ")}`,
+      `Invalid broker config: ${
+        issues.map((i) => `${i.path === "" ? "(root)" : i.path}: ${i.message}`).join("; ")
+      }`,
     );
     this.name = "ConfigError";
     this.issues = issues;
@@ -52,8 +54,12 @@ function issuesOf(error: z.ZodError): ConfigIssue[] {
 function describeIssue(issue: z.ZodError["issues"][number]): string {
   // zod's default messages can echo received values; keep ours value-free where zod would quote input.
   if (issue.code === "invalid_type") return `Expected ${issue.expected}`;
-  if (issue.code === "unrecognized_keys") return `Unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
-  if (issue.code === "invalid_value") return `Expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+  if (issue.code === "unrecognized_keys") {
+    return `Unknown field(s) ${issue.keys.map((k) => `"${k}"`).join(", ")}`;
+  }
+  if (issue.code === "invalid_value") {
+    return `Expected one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+  }
   if (issue.code === "invalid_union" && "discriminator" in issue && issue.discriminator) {
     return `Expected "${issue.discriminator}" to be one of the known values`;
   }
@@ -106,7 +112,10 @@ export function configFromEnv(env: Readonly<Record<string, unknown>>): LoadedCon
   const raw = env[CONFIG_ENV];
   let input: unknown = raw;
   if (raw === undefined || raw === null || raw === "") {
-    throw new ConfigError([{ path: CONFIG_ENV, message: `Missing config: set "${CONFIG_ENV}" to the JSON config` }]);
+    throw new ConfigError([{
+      path: CONFIG_ENV,
+      message: `Missing config: set "${CONFIG_ENV}" to the JSON config`,
+    }]);
   }
   if (typeof raw === "string") {
     try {

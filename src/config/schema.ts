@@ -181,9 +181,11 @@ const linkSchema = z.strictObject({
 });
 
 const corsSchema = z.strictObject({
-  origins: z.array(z.string().refine((o) => URL.canParse(o) && new URL(o).origin === o, {
-    message: "Expected an exact origin like https://app.example.com",
-  })).default([]),
+  origins: z.array(
+    z.string().refine((o) => URL.canParse(o) && new URL(o).origin === o, {
+      message: "Expected an exact origin like https://app.example.com",
+    }),
+  ).default([]),
   maxAgeSeconds: seconds.default(600),
 });
 
@@ -212,7 +214,11 @@ export const brokerConfigSchema = z.strictObject({
   config.rules.forEach((rule, index) => {
     for (const name of typeof rule.profile === "string" ? [rule.profile] : rule.profile) {
       if (!profileNames.has(name)) {
-        ctx.addIssue({ code: "custom", path: ["rules", index, "profile"], message: `Unknown profile "${name}"` });
+        ctx.addIssue({
+          code: "custom",
+          path: ["rules", index, "profile"],
+          message: `Unknown profile "${name}"`,
+        });
       }
     }
     if (rule.issuer !== undefined && !issuers.has(rule.issuer)) {
@@ -225,7 +231,9 @@ export const brokerConfigSchema = z.strictObject({
         message: "Expected an issuer: with several issuers every rule names one",
       });
     }
-    const tests = ["equals", "includes", "matches", "exists"].filter((k) => rule[k as keyof typeof rule] !== undefined);
+    const tests = ["equals", "includes", "matches", "exists"].filter((k) =>
+      rule[k as keyof typeof rule] !== undefined
+    );
     if (rule.claim === undefined ? tests.length > 0 : tests.length !== 1) {
       ctx.addIssue({
         code: "custom",
@@ -244,7 +252,11 @@ export const brokerConfigSchema = z.strictObject({
     }
     const url = new URL(entry.url);
     if (url.protocol !== "https:" && !(config.arcgis.allowInsecureLoopback && isLoopbackUrl(url))) {
-      ctx.addIssue({ code: "custom", path: ["proxy", "allow", index, "url"], message: "Expected an https URL" });
+      ctx.addIssue({
+        code: "custom",
+        path: ["proxy", "allow", index, "url"],
+        message: "Expected an https URL",
+      });
     }
     if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
       ctx.addIssue({
@@ -283,7 +295,11 @@ export const brokerConfigSchema = z.strictObject({
     }
     issuer.algorithms.forEach((alg, i) => {
       if (issuer.algorithms.indexOf(alg) !== i) {
-        ctx.addIssue({ code: "custom", path: ["issuers", index, "algorithms", i], message: "Duplicate algorithm" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["issuers", index, "algorithms", i],
+          message: "Duplicate algorithm",
+        });
       }
     });
     if (issuer.requiredClaims.indexOf("exp") < 0) {

@@ -1,0 +1,172 @@
+import assert from "node:assert/strict";
+import { ConfigError, configFromEnv, parseConfig, resolveSecrets } from "../../src/config/mod.ts";
+import { minimalConfig, TEST_SECRETS } from "../support/config_fixtures.ts";
+
+function issuesOf(input: unknown): string[] {
+  try {
+    parseConfig(input);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, "expected a ConfigError");
+    return error.issues.map((i) => `${i.path}: ${i.message}`);
+  }
+  assert.fail("expected the config to be refused");
+}
+
+Deno.test("parseConfig() applies the documented defaults", () => {
+  const config = parseConfig(minimalConfig());
+  const issuer = config.issuers[0];
+  assert.deepEqual(issuer.algorithms, ["RS256"]);
+  assert.equal(issuer.clockToleranceSeconds, 30);
+  assert.deepEqual(issuer.requiredClaims, ["exp", "iat", "sub"]);
+  assert.equal(issuer.jwks.cacheMaxAgeSeconds, 600);
+  assert.equal(config.validation.maxTokenBytes, 8192);
+  assert.equal(config.cache.safetyMarginSeconds, 120);
+  assert.deepEqual(config.proxy.allow, []);
+  assert.equal(config.mountPath, "/arcgis");
+  const viewer = config.profiles.viewer;
+  assert.equal(viewer.mode, "app");
+  if (viewer.mode === "app") assert.equal(viewer.exposeToBrowser, false);
+});
+
+Deno.test("parseConfig() refuses HS256 and none with the field path", () => {
+  for (const alg of ["HS256", "none"]) {
+    const issues = issuesOf(minimalConfig({
+      issuers: [{ issuer: "https://idp.example.com", audience: "a", algorithms: ["RS256", alg] }],
+    }));
+    assert.ok(issues.some((i) => i.startsWith("issuers.0.algorithms.1:")), issues.join("\n"));
+  }
+});
+
+Deno.test("parseConfig() refuses algorithms that make a key without alg ambiguous", () => {
+  const issues = issuesOf(minimalConfig({
+    issuers: [{ issuer: "https://idp.example.com", audience: "a", algorithms: ["RS256", "PS256"] }],
+  }));
+  assert.ok(
+    issues.some((i) => i.startsWith("issuers.0.algorithms:") && i.includes("Ambiguous")),
+    issues.join(),
+  );
+  // Different key types are fine.
+  parseConfig(minimalConfig({
+    issuers: [{ issuer: "https://idp.example.com", audience: "a", algorithms: ["RS256", "ES256", "EdDSA"] }],
+  }));
+});
+
+Deno.test("parseConfig() caps the clock tolerance at 300 seconds", () => {
+  const issues = issuesOf(minimalConfig({
+    issuers: [{ issuer: "https://idp.example.com", audience: "a", clockToleranceSeconds: 301 }],
+  }));
+  assert.ok(issues.some((i) => i.startsWith("issuers.0.clockToleranceSeconds:")));
+});
+
+Deno.test("parseConfig() refuses plain http issuers unless loopback is explicitly allowed", () => {
+  assert.ok(
+    issuesOf(minimalConfig({ issuers: [{ issuer: "http://idp.example.com", audience: "a" }] }))
+      .some((i) => i.startsWith("issuers.0.issuer:")),
+  );
+  assert.ok(
+    issuesOf(minimalConfig({ issuers: [{ issuer: "http://127.0.0.1:9000", audience: "a" }] }))
+      .some((i) => i.startsWith("issuers.0.issuer:")),
+  );
+  parseConfig(minimalConfig({
+    issuers: [{ issuer: "http://127.0.0.1:9000", audience: "a", allowInsecureLoopback: true }],
+  }));
+  assert.ok(
+    issuesOf(minimalConfig({
+      issuers: [{ issuer: "http://idp.example.com", audience: "a", allowInsecureLoopback: true }],
+    })).some((i) => i.startsWith("issuers.0.issuer:")),
+  );
+});
+
+Deno.test("parseConfig() refuses a rule naming an unknown profile", () => {
+  const issues = issuesOf(minimalConfig({ rules: [{ profile: "nobody" }] }));
+  assert.ok(issues.some((i) => i.startsWith("rules.0.profile:") && i.includes('"nobody"')));
+});
+
+Deno.test("parseConfig() requires every rule to name its issuer when several issuers exist", () => {
+  const issues = issuesOf(minimalConfig({
+    issuers: [
+      { issuer: "https://a.example.com", audience: "x" },
+      { issuer: "https://b.example.com", audience: "x" },
+    ],
+    rules: [{ issuer: "https://a.example.com", profile: "viewer" }, { profile: "viewer" }],
+  }));
+  assert.deepEqual(issues.filter((i) => i.startsWith("rules.")).map((i) => i.split(":")[0]), [
+    "rules.1.issuer",
+  ]);
+});
+
+Deno.test("parseConfig() requires acknowledgeNamedUserTerms for the account mode", () => {
+  const issues = issuesOf(minimalConfig({
+    profiles: { legacy: { mode: "account", username: "svc", passwordEnv: "PW" } },
+    rules: [{ profile: "legacy" }],
+  }));
+  assert.ok(issues.some((i) => i.startsWith("profiles.legacy.acknowledgeNamedUserTerms:")), issues.join());
+});
+
+Deno.test("parseConfig() never lets an API key reach a browser", () => {
+  const issues = issuesOf(minimalConfig({
+    profiles: { key: { mode: "apiKey", apiKeyEnv: "KEY", exposeToBrowser: true } },
+    rules: [{ profile: "key" }],
+  }));
+  assert.ok(issues.some((i) => i.startsWith("profiles.key.exposeToBrowser:")), issues.join());
+});
+
+Deno.test("parseConfig() refuses inlined secrets as unknown fields", () => {
+  const issues = issuesOf(minimalConfig({
+    profiles: {
+      viewer: { mode: "app", clientId: "c", clientSecretEnv: "S", clientSecret: "hunter2-secret" },
+    },
+  }));
+  assert.ok(issues.some((i) => i.startsWith("profiles.viewer:") && i.includes("clientSecret")));
+  assert.ok(!issues.join().includes("hunter2-secret"), "the message must not print the value");
+});
+
+Deno.test("parseConfig() refuses proxy entries with userinfo, queries or plain http", () => {
+  const issues = issuesOf(minimalConfig({
+    proxy: {
+      allow: [
+        { url: "https://user:pw@services.arcgis.com/ORG123/arcgis/rest/services/" },
+        { url: "https://services.arcgis.com/ORG123/arcgis/rest/services/?f=json" },
+        { url: "http://services.arcgis.com/ORG123/arcgis/rest/services/" },
+        { url: "https://services.arcgis.com/ORG123/", profile: "ghost" },
+      ],
+    },
+  }));
+  for (
+    const path of ["proxy.allow.0.url", "proxy.allow.1.url", "proxy.allow.2.url", "proxy.allow.3.profile"]
+  ) {
+    assert.ok(issues.some((i) => i.startsWith(`${path}:`)), `${path} in ${issues.join("\n")}`);
+  }
+});
+
+Deno.test("parseConfig() requires the portal URL to be a /sharing/rest root", () => {
+  const issues = issuesOf(minimalConfig({ arcgis: { portalUrl: "https://myorg.maps.arcgis.com/" } }));
+  assert.ok(issues.some((i) => i.startsWith("arcgis.portalUrl:")));
+});
+
+Deno.test("resolveSecrets() names each missing variable without printing any value", () => {
+  const config = parseConfig(minimalConfig());
+  try {
+    resolveSecrets(config, { ARCGIS_APP_SECRET: "app-secret-value-1234" });
+    assert.fail("expected a ConfigError");
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    assert.match(error.message, /BROKER_SEALING_KEYS/);
+    assert.ok(!error.message.includes("app-secret-value-1234"));
+  }
+  const secrets = resolveSecrets(config, { ...TEST_SECRETS, UNRELATED: "x" });
+  assert.deepEqual(Object.keys(secrets).sort(), ["ARCGIS_APP_SECRET", "BROKER_SEALING_KEYS"]);
+});
+
+Deno.test("configFromEnv() fails closed without BROKER_CONFIG and on bad JSON", () => {
+  assert.throws(() => configFromEnv({}), (e) => e instanceof ConfigError && /BROKER_CONFIG/.test(e.message));
+  assert.throws(() => configFromEnv({ BROKER_CONFIG: "{not json" }), ConfigError);
+});
+
+Deno.test("configFromEnv() reads JSON text or an object plus the named secrets", () => {
+  const fromText = configFromEnv({ BROKER_CONFIG: JSON.stringify(minimalConfig()), ...TEST_SECRETS });
+  assert.equal(fromText.config.issuers[0].issuer, "https://idp.example.com");
+  assert.equal(fromText.secrets.ARCGIS_APP_SECRET, TEST_SECRETS.ARCGIS_APP_SECRET);
+  const fromObject = configFromEnv({ BROKER_CONFIG: minimalConfig(), ...TEST_SECRETS });
+  assert.deepEqual(fromObject.config, fromText.config);
+});
