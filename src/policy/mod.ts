@@ -1,0 +1,6 @@
+/**
+ * Rules: claims → credential profiles.
+ *
+ * @module
+ */
+export { createPolicy } from "./policy.ts";
