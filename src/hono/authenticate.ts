@@ -1,0 +1,66 @@
+/**
+ * The `authenticate()` middleware: reads an RFC 6750 bearer token from `Authorization`, verifies it and puts the
+ * {@link Identity} in `c.var.identity`.
+ *
+ * @module
+ */
+import type { MiddlewareHandler } from "hono";
+import { BrokerError } from "../errors.ts";
+import type { LogFn } from "../deps.ts";
+import type { Identity, TokenVerifier } from "../types.ts";
+import { errorResponse } from "./errors.ts";
+
+/** The Hono environment `authenticate()` provides: `c.var.identity`. */
+export interface BrokerEnv {
+  /** Variables set by the broker's middleware. */
+  Variables: {
+    /** The verified caller. */
+    identity: Identity;
+  };
+}
+
+// RFC 6750 §2.1: b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="
+const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
+
+/**
+ * Extracts the bearer token from an `Authorization` header value. Throws `ERR_NO_CREDENTIALS` when there is none
+ * and `ERR_INVALID_REQUEST` when it is malformed.
+ */
+export function bearerTokenOf(header: string | undefined | null): string {
+  if (header === undefined || header === null || header.trim() === "") {
+    throw new BrokerError("ERR_NO_CREDENTIALS", "No bearer token");
+  }
+  if (!/^bearer(\s|$)/i.test(header)) {
+    // Another scheme (Basic, DPoP, …): RFC 6750 §3.1 treats it as no bearer credentials.
+    throw new BrokerError("ERR_NO_CREDENTIALS", "No bearer token");
+  }
+  const match = BEARER.exec(header);
+  if (match === null) throw new BrokerError("ERR_INVALID_REQUEST", "Malformed Authorization header");
+  return match[1];
+}
+
+/** Options for {@link createAuthenticate}. */
+export interface AuthenticateOptions {
+  /** The log hook for refused tokens (no token content is logged). */
+  log?: LogFn;
+}
+
+/** Builds the middleware over a verifier. */
+export function createAuthenticate(
+  verifier: TokenVerifier,
+  options: AuthenticateOptions = {},
+): MiddlewareHandler<BrokerEnv> {
+  const log = options.log;
+  return async function authenticate(c, next) {
+    let identity: Identity;
+    try {
+      const headers = c.req.raw.headers;
+      const token = bearerTokenOf(headers.get("authorization"));
+      identity = await verifier.verify(token);
+    } catch (error) {
+      return errorResponse(error, { log });
+    }
+    c.set("identity", identity);
+    await next();
+  };
+}

@@ -1,0 +1,264 @@
+/**
+ * The broker's routes as a Hono sub-app: `/credentials`, `/token`, `/link*`, `/proxy`, `/health*`.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import type { MiddlewareHandler } from "hono";
+import { BrokerError } from "../errors.ts";
+import type { LogFn } from "../deps.ts";
+import type { Identity, JwksHealth, Policy, TokenService, TokenVerifier } from "../types.ts";
+import type { KvStore } from "../store/kv_store.ts";
+import { type BrokerEnv, createAuthenticate } from "./authenticate.ts";
+import { corsMiddleware, type CorsOptions } from "./cors.ts";
+import { errorResponse, jsonHeaders } from "./errors.ts";
+
+/** Handles one proxied request for an authenticated identity. */
+export type ProxyHandle = (
+  request: Request,
+  context: { identity: Identity; profiles: readonly string[] },
+) => Promise<Response>;
+
+/** What {@link createRoutes} wires together. */
+export interface RoutesParts {
+  /** The IdP token verifier. */
+  verifier: TokenVerifier;
+  /** Claims → profiles. */
+  policy: Policy;
+  /** ArcGIS tokens. */
+  tokens: TokenService;
+  /** The proxy. */
+  proxy: ProxyHandle;
+  /** The shared store, probed by `/health/details`. */
+  store: KvStore;
+  /** CORS settings. */
+  cors: CorsOptions;
+  /** Where the host mounts the routes (for the `link` hint in `link_required` answers). */
+  mountPath: string;
+  /** Log hook. */
+  log: LogFn;
+  /** Current time, epoch ms. */
+  now: () => number;
+}
+
+const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
+const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
+const ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token";
+const MAX_FORM_BYTES = 16 * 1024;
+const MAX_JSON_BYTES = 4 * 1024;
+
+/** Builds the sub-app. */
+export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
+  const { verifier, policy, tokens, log } = parts;
+  const app = new Hono<BrokerEnv>();
+  const authenticate = createAuthenticate(verifier, { log });
+  const linkHint = `${parts.mountPath.replace(/\/$/, "")}/link`;
+
+  const profilesOf = (identity: Identity): readonly string[] => {
+    const profiles = policy.profilesFor(identity);
+    if (profiles.length === 0) throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No rule admits the identity");
+    return profiles;
+  };
+  const withLinkHint = (error: unknown): unknown => {
+    if (
+      error instanceof BrokerError && error.code === "ERR_LINK_REQUIRED" && error.details?.link === undefined
+    ) {
+      return new BrokerError("ERR_LINK_REQUIRED", error.message, {
+        cause: error,
+        details: { ...error.details, link: linkHint },
+      });
+    }
+    return error;
+  };
+  const json = (body: unknown, status = 200): Response =>
+    new Response(JSON.stringify(body), { status, headers: jsonHeaders() });
+
+  app.onError((error) => errorResponse(error, { log }));
+  app.notFound(() => json({ error: "not_found", error_description: "Not found" }, 404));
+  app.use("*", corsMiddleware(parts.cors));
+
+  app.get("/health", () => json({ ok: true }));
+
+  app.get("/health/details", authenticate, async () => {
+    let kv: "ok" | "error" = "ok";
+    try {
+      const key = "atb:v1:health:probe";
+      const value = String(parts.now());
+      await parts.store.set(key, value, { ttlSeconds: 60 });
+      if ((await parts.store.get(key)) === null) kv = "error";
+    } catch {
+      kv = "error";
+    }
+    const issuers: JwksHealth[] = verifier.health();
+    return json({ ok: kv === "ok", config: "loaded", kv, issuers });
+  });
+
+  app.get("/credentials", authenticate, async (c) => {
+    try {
+      const identity = c.var.identity;
+      return json(await tokens.credentials(identity, profilesOf(identity)));
+    } catch (error) {
+      return errorResponse(withLinkHint(error), { log });
+    }
+  });
+
+  app.post("/token", async (c) => {
+    try {
+      const form = await readForm(c.req.raw);
+      const grantType = single(form, "grant_type");
+      if (grantType !== TOKEN_EXCHANGE) {
+        throw new BrokerError("ERR_UNSUPPORTED_GRANT_TYPE", "Unsupported grant_type");
+      }
+      const subjectToken = single(form, "subject_token");
+      const subjectTokenType = single(form, "subject_token_type");
+      if (subjectToken === undefined || subjectToken === "") {
+        throw new BrokerError("ERR_INVALID_REQUEST", "Missing subject_token");
+      }
+      if (subjectTokenType !== ACCESS_TOKEN_TYPE && subjectTokenType !== ID_TOKEN_TYPE) {
+        throw new BrokerError("ERR_INVALID_REQUEST", "Unsupported subject_token_type");
+      }
+      for (const name of ["requested_token_type", "resource", "audience", "scope"]) {
+        if (form.getAll(name).length > 1) throw new BrokerError("ERR_INVALID_REQUEST", `Repeated "${name}"`);
+      }
+      const requested = single(form, "requested_token_type");
+      if (requested !== undefined && requested !== ACCESS_TOKEN_TYPE) {
+        throw new BrokerError("ERR_INVALID_REQUEST", "Unsupported requested_token_type");
+      }
+      if (form.has("actor_token")) {
+        throw new BrokerError("ERR_INVALID_REQUEST", "Delegation is not supported");
+      }
+      const identity = await verifier.verify(subjectToken, {
+        accept: [subjectTokenType === ID_TOKEN_TYPE ? "id" : "access"],
+      });
+      const credential = await tokens.browserToken(identity, profilesOf(identity), single(form, "resource"));
+      const expiresIn = Math.max(0, Math.floor((credential.expires - parts.now()) / 1000));
+      return new Response(
+        JSON.stringify({
+          access_token: credential.token,
+          issued_token_type: ACCESS_TOKEN_TYPE,
+          token_type: "Bearer",
+          expires_in: expiresIn,
+          server: credential.server,
+          expires: credential.expires,
+          ssl: credential.ssl,
+          userId: credential.userId,
+        }),
+        { status: 200, headers: jsonHeaders({ pragma: "no-cache" }) },
+      );
+    } catch (error) {
+      return errorResponse(withLinkHint(error), { dialect: "token-endpoint", log });
+    }
+  });
+
+  app.post("/link", authenticate, async (c) => {
+    try {
+      const body = await readJson(c.req.raw, true);
+      const returnTo = body.returnTo;
+      if (returnTo !== undefined && typeof returnTo !== "string") {
+        throw new BrokerError("ERR_INVALID_REQUEST", "Expected returnTo to be a string");
+      }
+      const identity = c.var.identity;
+      return json(await tokens.startLink(identity, profilesOf(identity), returnTo));
+    } catch (error) {
+      return errorResponse(error, { log });
+    }
+  });
+
+  app.get("/link/callback", async (c) => {
+    const query = new URL(c.req.url).searchParams;
+    const location = await tokens.linkCallback(query);
+    return new Response(null, {
+      status: 303,
+      headers: { location, "cache-control": "no-store", "referrer-policy": "no-referrer" },
+    });
+  });
+
+  app.post("/link/complete", authenticate, async (c) => {
+    const body = await readJson(c.req.raw, false);
+    const linkId = body.linkId;
+    if (typeof linkId !== "string" || linkId === "") {
+      throw new BrokerError("ERR_INVALID_REQUEST", "Expected a linkId");
+    }
+    const result = await tokens.completeLink(c.var.identity, linkId);
+    return json({ linked: true, userId: result.userId });
+  });
+
+  app.delete("/link", authenticate, async (c) => {
+    const identity = c.var.identity;
+    return json(await tokens.unlink(identity, profilesOf(identity)));
+  });
+
+  const proxyRoute: MiddlewareHandler<BrokerEnv> = async function proxyRoute(c) {
+    const identity = c.var.identity;
+    return await parts.proxy(c.req.raw, { identity, profiles: profilesOf(identity) });
+  };
+  app.all("/proxy", authenticate, proxyRoute);
+
+  return app;
+}
+
+function single(form: URLSearchParams, name: string): string | undefined {
+  const values = form.getAll(name);
+  if (values.length > 1) throw new BrokerError("ERR_INVALID_REQUEST", `Repeated "${name}"`);
+  return values[0];
+}
+
+async function readLimited(request: Request, limit: number): Promise<string> {
+  const declared = Number(request.headers.get("content-length") ?? "0");
+  if (declared > limit) throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
+  if (request.body === null) return "";
+  const reader = request.body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel();
+      throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
+    }
+    chunks.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    bytes.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new BrokerError("ERR_INVALID_REQUEST", "Request body is not UTF-8");
+  }
+}
+
+async function readForm(request: Request): Promise<URLSearchParams> {
+  const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (type !== "application/x-www-form-urlencoded") {
+    throw new BrokerError("ERR_INVALID_REQUEST", "Expected an application/x-www-form-urlencoded body");
+  }
+  return new URLSearchParams(await readLimited(request, MAX_FORM_BYTES));
+}
+
+async function readJson(request: Request, optional: boolean): Promise<Record<string, unknown>> {
+  const text = await readLimited(request, MAX_JSON_BYTES);
+  if (text.trim() === "") {
+    if (optional) return {};
+    throw new BrokerError("ERR_INVALID_REQUEST", "Expected a JSON body");
+  }
+  const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
+  if (type === "application/x-www-form-urlencoded") {
+    return Object.fromEntries(new URLSearchParams(text));
+  }
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new BrokerError("ERR_INVALID_REQUEST", "Expected a JSON body");
+  }
+  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+    throw new BrokerError("ERR_INVALID_REQUEST", "Expected a JSON object");
+  }
+  return value as Record<string, unknown>;
+}
