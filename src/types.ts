@@ -106,9 +106,18 @@ export interface TokenService {
    */
   browserToken(identity: Identity, profiles: readonly string[], resource?: string): Promise<ArcGISCredential>;
   /** A token for a proxied request to `url` with `profile` (server-side only: may be any mode). */
-  tokenForUrl(identity: Identity, profile: string, url: URL, options?: TokenForUrlOptions): Promise<UpstreamToken>;
+  tokenForUrl(
+    identity: Identity,
+    profile: string,
+    url: URL,
+    options?: TokenForUrlOptions,
+  ): Promise<UpstreamToken>;
   /** Starts the link flow; resolves to the ArcGIS authorize URL. */
-  startLink(identity: Identity, profiles: readonly string[], returnTo?: string): Promise<{ authorizeUrl: string }>;
+  startLink(
+    identity: Identity,
+    profiles: readonly string[],
+    returnTo?: string,
+  ): Promise<{ authorizeUrl: string }>;
   /** Handles the ArcGIS redirect; resolves to the URL to redirect the browser to. */
   linkCallback(query: URLSearchParams): Promise<string>;
   /** Commits a pending link for the same identity that started it. */
