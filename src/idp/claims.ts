@@ -1,0 +1,217 @@
+/**
+ * JWT claim checks (RFC 7519 §4.1, RFC 9068 §4, OIDC Core §3.1.3.7), with the gaps jose leaves closed: `exp` is
+ * always required (B1), `iss`/`aud`/`sub`/`typ` always checked (B2), no untrusted extra audiences on ID tokens
+ * (B3), `iat` never in the future (B4), and `exp == now` counts as expired (B17).
+ *
+ * Access tokens and ID tokens are told apart by this rule (first match wins):
+ * 1. `typ` is `at+jwt` (RFC 9068): access token.
+ * 2. The payload has `client_id`, `scope` or `scp`: access token (RFC 9068 claims, or the scope claims of
+ *    IdentityServer, Okta and Entra access tokens; ID tokens carry none of them).
+ * 3. The payload has `nonce`, `at_hash` or `c_hash` (claims only ID tokens carry): ID token.
+ * 4. The issuer enables ID tokens and the audience contains one of their audiences: ID token.
+ * 5. Otherwise: access token.
+ *
+ * @module
+ */
+import type { IssuerConfig } from "../config/schema.ts";
+import { invalidToken } from "./_rejection.ts";
+import { normalizeMediaType } from "./compact_jws.ts";
+
+/** Which kind of token a bearer is. */
+export type TokenKind = "access" | "id";
+
+/** The per-issuer settings the claim checks need, precomputed from an {@link IssuerConfig}. */
+export interface ClaimsPolicy {
+  /** The exact issuer. */
+  issuer: string;
+  /** Audiences an access token may carry (one is enough). */
+  audiences: ReadonlySet<string>;
+  /** Audiences of ID tokens (all of a token's audiences must be among them); `undefined`: ID tokens refused. */
+  idAudiences: ReadonlySet<string> | undefined;
+  /** Normalized `typ` required of access tokens, if configured. */
+  typ: string | undefined;
+  /** Normalized `typ` required of ID tokens, if configured. */
+  idTyp: string | undefined;
+  /** Clock tolerance, seconds. */
+  toleranceSeconds: number;
+  /** Largest token age (`now - iat`), seconds, if configured. */
+  maxTokenAgeSeconds: number | undefined;
+  /** Claims that must be present. */
+  requiredClaims: readonly string[];
+  /** Scopes that must all be granted (access tokens only). */
+  requiredScopes: readonly string[];
+  /** Allowed clients (`client_id`, else `azp`), if configured. */
+  clientIds: ReadonlySet<string> | undefined;
+}
+
+/** Token `typ` values accepted for access tokens when no `typ` is configured (normalized). */
+const _DEFAULT_ACCESS_TYPS = new Set(["jwt", "at+jwt"]);
+
+/** Precomputes the {@link ClaimsPolicy} of an issuer. */
+export function claimsPolicyOf(issuer: IssuerConfig): ClaimsPolicy {
+  const list = (value: string | readonly string[]): ReadonlySet<string> =>
+    new Set(typeof value === "string" ? [value] : value);
+  return {
+    issuer: issuer.issuer,
+    audiences: list(issuer.audience),
+    idAudiences: issuer.idTokens === undefined ? undefined : list(issuer.idTokens.audience),
+    typ: issuer.typ === undefined ? undefined : normalizeMediaType(issuer.typ),
+    idTyp: issuer.idTokens?.typ === undefined ? undefined : normalizeMediaType(issuer.idTokens.typ),
+    toleranceSeconds: issuer.clockToleranceSeconds,
+    maxTokenAgeSeconds: issuer.maxTokenAgeSeconds,
+    requiredClaims: [...new Set(["exp", ...issuer.requiredClaims])],
+    requiredScopes: issuer.requiredScopes,
+    clientIds: issuer.clientIds === undefined ? undefined : new Set(issuer.clientIds),
+  };
+}
+
+function _audiences(aud: unknown): string[] | undefined {
+  if (typeof aud === "string") return [aud];
+  if (Array.isArray(aud) && aud.length > 0 && aud.every((a) => typeof a === "string")) return aud as string[];
+  return undefined;
+}
+
+/** Classifies a token by the rule in the module documentation. */
+export function classifyToken(
+  typ: string | undefined,
+  payload: Record<string, unknown>,
+  policy: ClaimsPolicy,
+): TokenKind {
+  if (typ !== undefined && normalizeMediaType(typ) === "at+jwt") return "access";
+  if ("client_id" in payload || "scope" in payload || "scp" in payload) return "access";
+  if ("nonce" in payload || "at_hash" in payload || "c_hash" in payload) return "id";
+  if (policy.idAudiences !== undefined) {
+    const audiences = _audiences(payload.aud) ?? [];
+    if (audiences.some((a) => policy.idAudiences!.has(a))) return "id";
+  }
+  return "access";
+}
+
+/** The time claims of a token, kept to re-check on every memo hit. */
+export interface TokenTimes {
+  /** `exp`, seconds. */
+  exp: number;
+  /** `nbf`, seconds, if present. */
+  nbf: number | undefined;
+  /** `iat`, seconds, if present. */
+  iat: number | undefined;
+}
+
+function _numericDate(payload: Record<string, unknown>, name: string): number | undefined {
+  const value = payload[name];
+  if (value === undefined) return undefined;
+  if (typeof value !== "number" || !Number.isFinite(value)) {
+    throw invalidToken(`Claim "${name}" is not a number`);
+  }
+  return value;
+}
+
+/** Reads and type-checks `exp`, `nbf` and `iat`. */
+export function tokenTimesOf(payload: Record<string, unknown>): TokenTimes {
+  const exp = _numericDate(payload, "exp");
+  if (exp === undefined) throw invalidToken('Claim "exp" is missing');
+  return { exp, nbf: _numericDate(payload, "nbf"), iat: _numericDate(payload, "iat") };
+}
+
+/**
+ * Returns why `times` are not acceptable at `nowMs`, or `undefined` when they are. Expired means
+ * `exp <= now - tolerance`; not yet valid means `nbf > now + tolerance`; `iat` may not be later than
+ * `now + tolerance`, nor older than `maxTokenAgeSeconds + tolerance`.
+ */
+export function checkTimes(times: TokenTimes, policy: ClaimsPolicy, nowMs: number): string | undefined {
+  const now = nowMs / 1000;
+  const tolerance = policy.toleranceSeconds;
+  if (times.exp <= now - tolerance) return "Token expired";
+  if (times.nbf !== undefined && times.nbf > now + tolerance) return "Token not yet valid";
+  if (times.iat !== undefined && times.iat > now + tolerance) return "Token issued in the future";
+  if (policy.maxTokenAgeSeconds !== undefined) {
+    if (times.iat === undefined) return 'Claim "iat" is missing';
+    if (now - times.iat > policy.maxTokenAgeSeconds + tolerance) return "Token too old";
+  }
+  return undefined;
+}
+
+/** The scopes a token grants: `scope` and `scp`, each a space-separated string or an array of strings. */
+export function grantedScopes(payload: Record<string, unknown>): Set<string> {
+  const scopes = new Set<string>();
+  for (const name of ["scope", "scp"]) {
+    const value = payload[name];
+    if (value === undefined) continue;
+    if (typeof value === "string") {
+      for (const scope of value.split(" ")) if (scope !== "") scopes.add(scope);
+    } else if (Array.isArray(value) && value.every((s) => typeof s === "string")) {
+      for (const scope of value as string[]) scopes.add(scope);
+    } else {
+      throw invalidToken(`Claim "${name}" is not a string or a list of strings`);
+    }
+  }
+  return scopes;
+}
+
+/**
+ * Checks every claim of an unverified payload for a token of `kind` (signature checked separately). Throws
+ * `ERR_INVALID_TOKEN`; returns the time claims.
+ */
+export function checkClaims(
+  payload: Record<string, unknown>,
+  kind: TokenKind,
+  policy: ClaimsPolicy,
+  nowMs: number,
+): TokenTimes {
+  if (payload.iss !== policy.issuer) throw invalidToken("Issuer mismatch");
+  for (const name of policy.requiredClaims) {
+    if (payload[name] === undefined || payload[name] === null) {
+      throw invalidToken(`Claim "${name}" is missing`);
+    }
+  }
+  const times = tokenTimesOf(payload);
+  const timeProblem = checkTimes(times, policy, nowMs);
+  if (timeProblem !== undefined) throw invalidToken(timeProblem);
+  if (typeof payload.sub !== "string" || payload.sub === "") throw invalidToken('Claim "sub" is missing');
+  const audiences = _audiences(payload.aud);
+  if (audiences === undefined) throw invalidToken('Claim "aud" is missing or invalid');
+  for (const name of ["azp", "client_id"]) {
+    if (payload[name] !== undefined && typeof payload[name] !== "string") {
+      throw invalidToken(`Claim "${name}" is not a string`);
+    }
+  }
+  if (kind === "id") {
+    const trusted = policy.idAudiences;
+    if (trusted === undefined) throw invalidToken("ID tokens are not accepted from this issuer");
+    // OIDC Core §3.1.3.7 steps 3-5: our client among the audiences, no untrusted extra audience, and azp
+    // (required when there are several audiences) naming our client.
+    if (!audiences.every((a) => trusted.has(a))) throw invalidToken("ID token has an untrusted audience");
+    if (audiences.length > 1 && payload.azp === undefined) throw invalidToken("ID token lacks azp");
+    if (payload.azp !== undefined && !trusted.has(payload.azp as string)) {
+      throw invalidToken("ID token azp mismatch");
+    }
+  } else {
+    if (!audiences.some((a) => policy.audiences.has(a))) throw invalidToken("Audience mismatch");
+    const scopes = grantedScopes(payload);
+    for (const scope of policy.requiredScopes) if (!scopes.has(scope)) throw invalidToken("Missing scope");
+  }
+  if (policy.clientIds !== undefined) {
+    // Access tokens name their client in client_id (RFC 9068) or azp; an ID token in azp, else its one audience.
+    const client = (kind === "access"
+      ? payload.client_id ?? payload.azp
+      : payload.azp ?? (audiences.length === 1 ? audiences[0] : undefined)) as string | undefined;
+    if (client === undefined || !policy.clientIds.has(client)) {
+      throw invalidToken("Client not allowed");
+    }
+  }
+  return times;
+}
+
+/** Checks the header `typ` for a token of `kind`. */
+export function checkTyp(typ: string | undefined, kind: TokenKind, policy: ClaimsPolicy): void {
+  const actual = typ === undefined ? undefined : normalizeMediaType(typ);
+  const expected = kind === "access" ? policy.typ : policy.idTyp;
+  if (expected !== undefined) {
+    if (actual !== expected) throw invalidToken("Token type mismatch");
+    return;
+  }
+  if (kind === "access" && actual !== undefined && !_DEFAULT_ACCESS_TYPS.has(actual)) {
+    throw invalidToken("Token type not accepted");
+  }
+  if (kind === "id" && actual === "at+jwt") throw invalidToken("Token type mismatch");
+}
