@@ -1,0 +1,113 @@
+/**
+ * Defaults and fixed lists of the proxy. The lists are policy: no configuration can shorten them.
+ *
+ * @module
+ */
+
+/**
+ * Path segments that are never proxied, whatever the allowlist says (compared case-insensitively after
+ * percent-decoding, anywhere in the path): token minting and administration.
+ */
+export const DENIED_SEGMENTS: readonly string[] = ["generatetoken", "oauth2", "tokens", "admin"];
+
+/** Consecutive path segment pairs that are never proxied (case-insensitive): the signed-in user and portal. */
+export const DENIED_SEGMENT_PAIRS: ReadonlyArray<readonly [string, string]> = [
+  ["community", "self"],
+  ["portals", "self"],
+];
+
+/**
+ * ArcGIS REST operations that change data, refused unless the allowlist entry sets `allowEdits` (compared
+ * case-insensitively with every path segment, so a service or folder named like one is refused too).
+ */
+export const EDIT_OPERATIONS: readonly string[] = [
+  // Feature services and layers.
+  "applyedits",
+  "addfeatures",
+  "updatefeatures",
+  "deletefeatures",
+  "addattachment",
+  "addattachments",
+  "updateattachment",
+  "updateattachments",
+  "deleteattachments",
+  "calculate",
+  "append",
+  "truncate",
+  "upload",
+  // Branch versioning.
+  "startediting",
+  "stopediting",
+  "reconcile",
+  "post",
+  // Portal content.
+  "additem",
+  "updateitem",
+  "deleteitem",
+  "deleteitems",
+  "createservice",
+  "share",
+  "unshare",
+  "createfolder",
+  "deletefolder",
+  "move",
+  "addresources",
+  "updateresources",
+  "removeresources",
+];
+
+/** Request headers forwarded to the upstream (lower case); everything else is dropped. */
+export const FORWARDED_REQUEST_HEADERS: readonly string[] = [
+  "accept",
+  "accept-language",
+  "content-type",
+  "range",
+  "if-range",
+  "if-match",
+  "if-none-match",
+  "if-modified-since",
+  "if-unmodified-since",
+];
+
+/** Response headers passed back to the client (lower case); everything else is dropped. */
+export const RETURNED_RESPONSE_HEADERS: readonly string[] = [
+  "content-type",
+  "content-length",
+  "content-range",
+  "accept-ranges",
+  "etag",
+  "last-modified",
+  "content-disposition",
+  "content-language",
+  "retry-after",
+  "vary",
+];
+
+/** `Cache-Control` directives kept from the upstream (besides `max-age` and `no-store`). */
+export const KEPT_CACHE_DIRECTIVES: readonly string[] = [
+  "no-cache",
+  "must-revalidate",
+  "no-transform",
+  "immutable",
+];
+
+/** Sent on every proxied response: the proxied content can never run as a document of the broker's origin. */
+export const PROXIED_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox";
+
+/** How much of a JSON-looking response body is read to look for an ArcGIS 498/499 error envelope. */
+export const AUTH_ERROR_PEEK_BYTES = 8 * 1024;
+
+/** Longest form parameter name inspected; longer names cannot be `token`, `callback` or `f`. */
+export const FORM_NAME_MAX_BYTES = 256;
+
+/** Longest `f` value inspected (the check looks for `html`). */
+export const FORM_F_VALUE_MAX_BYTES = 64;
+
+/** Largest header block of one multipart part. */
+export const MULTIPART_HEADER_MAX_BYTES = 16 * 1024;
+
+/** `Retry-After` sent with a 429 from the per-identity rate limit. */
+export const DEFAULT_RATE_LIMIT_RETRY_AFTER_SECONDS = 60;
+
+/** Length of the hex target hash put in log entries. */
+export const LOG_HASH_HEX_CHARS = 16;

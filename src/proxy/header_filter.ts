@@ -1,0 +1,98 @@
+/**
+ * Header hygiene in both directions. Both directions use allowlists, which is stricter than stripping known-bad
+ * names: the caller's `Authorization`, `Cookie`, `Proxy-Authorization`, `Origin`, `Referer`, forwarding headers
+ * (`Forwarded`, `X-Forwarded-*`, `X-Real-IP`, `CF-Connecting-IP`, `True-Client-IP`, `Via`), hop-by-hop headers and
+ * `Host` never reach ArcGIS, and the upstream's `Set-Cookie`, `WWW-Authenticate`, `Access-Control-*`, hop-by-hop
+ * headers and server banners never reach the browser. Headers named in `Connection` are dropped even when listed.
+ *
+ * @module
+ */
+import {
+  FORWARDED_REQUEST_HEADERS,
+  KEPT_CACHE_DIRECTIVES,
+  PROXIED_CONTENT_SECURITY_POLICY,
+  RETURNED_RESPONSE_HEADERS,
+} from "./constants.ts";
+
+/** Options for {@link forwardRequestHeaders}. */
+export interface ForwardRequestHeadersOptions {
+  /** Pass the caller's `Content-Length` (only when the body is sent on unchanged). @default false */
+  keepContentLength?: boolean;
+}
+
+/** Options for {@link returnResponseHeaders}. */
+export interface ReturnResponseHeadersOptions {
+  /** Drop `Content-Length` (the body was changed, or the runtime decoded a compressed body). @default false */
+  dropContentLength?: boolean;
+}
+
+/** Lower-cased names listed in a `Connection` header. */
+function _connectionNamed(headers: Headers): Set<string> {
+  const named = new Set<string>();
+  for (const name of (headers.get("connection") ?? "").split(",")) {
+    const trimmed = name.trim().toLowerCase();
+    if (trimmed !== "") named.add(trimmed);
+  }
+  return named;
+}
+
+/**
+ * The headers sent upstream: only {@link FORWARDED_REQUEST_HEADERS} (and `Content-Length` when asked), minus those
+ * named in `Connection`. A `Range` request asks for the identity encoding, so the runtime never decodes a partial
+ * compressed body. The token and the bound `Referer` are added by the caller.
+ */
+export function forwardRequestHeaders(
+  incoming: Headers,
+  options: ForwardRequestHeadersOptions = {},
+): Headers {
+  const named = _connectionNamed(incoming);
+  const out = new Headers();
+  const names = options.keepContentLength === true
+    ? [...FORWARDED_REQUEST_HEADERS, "content-length"]
+    : FORWARDED_REQUEST_HEADERS;
+  for (const name of names) {
+    const value = incoming.get(name);
+    if (value !== null && !named.has(name)) out.set(name, value);
+  }
+  if (out.has("range")) out.set("accept-encoding", "identity");
+  return out;
+}
+
+/**
+ * The `Cache-Control` sent to the browser: `no-store` stays `no-store`; anything else becomes `private`, keeping
+ * `max-age`, `no-cache`, `must-revalidate`, `no-transform` and `immutable` and dropping `public`, `s-maxage` and
+ * `proxy-revalidate`, so no shared cache ever stores one caller's secured answer.
+ */
+export function privateCacheControl(upstream: string | null): string {
+  const kept = ["private"];
+  for (const raw of (upstream ?? "").split(",")) {
+    const directive = raw.trim().toLowerCase();
+    const [name, value] = directive.split("=", 2).map((s) => s.trim());
+    if (name === "no-store") return "no-store";
+    if (name === "max-age" && value !== undefined && /^\d+$/.test(value)) kept.push(`max-age=${value}`);
+    else if (KEPT_CACHE_DIRECTIVES.includes(name) && value === undefined) kept.push(name);
+  }
+  return [...new Set(kept)].join(", ");
+}
+
+/**
+ * The headers sent to the browser: only {@link RETURNED_RESPONSE_HEADERS} from the upstream, minus those named in
+ * `Connection`, then `Cache-Control` from {@link privateCacheControl}, `X-Content-Type-Options: nosniff` and a
+ * sandboxing `Content-Security-Policy`, so proxied content never runs as a document of the broker's origin.
+ */
+export function returnResponseHeaders(
+  upstream: Headers,
+  options: ReturnResponseHeadersOptions = {},
+): Headers {
+  const named = _connectionNamed(upstream);
+  const out = new Headers();
+  for (const name of RETURNED_RESPONSE_HEADERS) {
+    if (name === "content-length" && options.dropContentLength === true) continue;
+    const value = upstream.get(name);
+    if (value !== null && !named.has(name)) out.set(name, value);
+  }
+  out.set("cache-control", privateCacheControl(upstream.get("cache-control")));
+  out.set("x-content-type-options", "nosniff");
+  out.set("content-security-policy", PROXIED_CONTENT_SECURITY_POLICY);
+  return out;
+}

@@ -1,0 +1,491 @@
+/**
+ * The proxy: `{mount}/proxy?<targetUrl>` forwarded to ArcGIS with the token injected at the edge.
+ *
+ * Error style: {@link ProxyHandler.handle} resolves to the upstream's answer (status, allowlisted headers and the
+ * streamed body, or a rewritten redirect) and rejects with a {@link BrokerError} for everything the broker answers
+ * itself: refusals (400/403/405/413/429) and upstream failures (502/504). The Hono layer maps the codes. Messages
+ * are generic and never contain the URL, the upstream's error text or a token; no raw cause is attached either
+ * (runtime fetch errors quote the URL), only a log entry with the target's origin and a hash.
+ *
+ * Order of checks: target syntax (400) → allowlist and deny list (403) → method (405) → edit operations, JSONP
+ * `callback` and `f=html` in the query (403) → profile (403) → `Content-Length` (413) → rate limit (429) → body
+ * checks (small bodies buffered first, so a refused body reaches no one) → token → upstream.
+ *
+ * Bodies:
+ * - `application/x-www-form-urlencoded` up to `retryMaxBodyBytes` (by `Content-Length`) is buffered, its `token`
+ *   parameters are cut out (other bytes unchanged), `callback`/`f=html` refused, and it can be replayed once.
+ * - Larger form bodies are streamed through the same filter (so the `Content-Length` is dropped); a refused
+ *   parameter found mid-stream aborts the upstream request. They are not replayed.
+ * - `multipart/form-data` up to `retryMaxBodyBytes` is buffered and scanned, `token` parts are cut out; larger ones
+ *   are streamed unchanged while scanned, and a `token`, `callback` or `f=html` part aborts the upstream request
+ *   (a streamed body cannot be edited without changing its length). Multipart bodies are never replayed.
+ * - Any other body (binary, JSON) is streamed unchanged and never replayed. A body without `Content-Type` is refused.
+ * - Every streamed body is counted; past `maxBodyBytes` the upstream request is aborted and the answer is 413.
+ *
+ * Auth errors: HTTP 498/499, or a `{"error":{"code":498|499}}` body (peeked, see `auth_error_peek.ts`). The token
+ * is refreshed with `forceRefresh` and the rejected token, and requests without a body or with a buffered form body
+ * are sent once more; the second answer is passed on as received, whatever it is. Other requests get the first
+ * answer as received.
+ *
+ * `fetchTimeoutMs` bounds the time until the upstream's response headers and the peek at its body; a streaming body
+ * is not cut off. The upstream request is aborted when the caller's request signal aborts (client gone), and a
+ * client that stops reading cancels the upstream body.
+ *
+ * @module
+ */
+import type { ProxyConfig } from "../config/schema.ts";
+import type { Deps } from "../deps.ts";
+import { BrokerError } from "../errors.ts";
+import type { Identity, TokenForUrlOptions, UpstreamToken } from "../types.ts";
+import { _parseMediaType } from "./_media_type.ts";
+import { createAllowlist } from "./allowlist.ts";
+import { peekAuthError, type PeekedBody, replayStream } from "./auth_error_peek.ts";
+import { createBodyLimitStream, createFormFilterStream, createMultipartCheckStream } from "./body_streams.ts";
+import {
+  DEFAULT_RATE_LIMIT_RETRY_AFTER_SECONDS,
+  LOG_HASH_HEX_CHARS,
+  PROXIED_CONTENT_SECURITY_POLICY,
+} from "./constants.ts";
+import { isDeniedPath } from "./deny_list.ts";
+import { isEditOperationPath } from "./edit_operations.ts";
+import { filterFormBytes, filterQueryString } from "./form_filter.ts";
+import { forwardRequestHeaders, privateCacheControl, returnResponseHeaders } from "./header_filter.ts";
+import { checkMultipartBoundary, stripMultipartTokenParts } from "./multipart_scanner.ts";
+import { parseProxyTarget } from "./proxy_target.ts";
+import { rewriteRedirect } from "./redirect_rewrite.ts";
+
+/** The part of the broker config the proxy reads. */
+export interface ProxyHandlerConfig {
+  /** The validated `proxy` section. */
+  proxy: ProxyConfig;
+  /** Allow plain http and IP-literal loopback targets (`arcgis.allowInsecureLoopback`; tests only). @default false */
+  allowInsecureLoopback?: boolean;
+}
+
+/**
+ * Gets the ArcGIS token for one upstream request; the same signature as `TokenService.tokenForUrl`, so
+ * `tokenService.tokenForUrl.bind(tokenService)` fits. Called once per request, and once more (with `forceRefresh`
+ * and `rejectedToken`) before the single retry after a 498/499.
+ */
+export type ProxyTokenSource = (
+  identity: Identity,
+  profile: string,
+  url: URL,
+  options: TokenForUrlOptions,
+) => Promise<UpstreamToken>;
+
+/** A per-identity rate limiter: resolves `false` when `key` is over its limit (e.g. a Workers rate-limit binding). */
+export type ProxyRateLimiter = (key: string) => Promise<boolean>;
+
+/** Options for {@link createProxyHandler}. */
+export interface ProxyHandlerOptions {
+  /** Where upstream tokens come from. */
+  tokens: ProxyTokenSource;
+  /** Per-identity rate limit, keyed by a SHA-256 hex of (issuer, subject). @default no limit */
+  rateLimit?: ProxyRateLimiter;
+  /** `Retry-After` of a 429 from {@link ProxyHandlerOptions.rateLimit}. @default 60 */
+  rateLimitRetryAfterSeconds?: number;
+}
+
+/** Per-request input from the authenticated route. */
+export interface ProxyRequestContext {
+  /** The verified caller. */
+  identity: Identity;
+  /** The profiles the caller's rules grant, in rule order; an allowlist entry's `profile` can only narrow them. */
+  profiles: readonly string[];
+}
+
+/** The proxy. */
+export interface ProxyHandler {
+  /**
+   * Forwards `request` (whose URL is `<proxyPath>?<targetUrl>`) and resolves to the answer for the browser;
+   * rejects with a `BrokerError` for refusals and upstream failures (see the module documentation).
+   */
+  handle(request: Request, context: ProxyRequestContext): Promise<Response>;
+}
+
+type _Body =
+  | { kind: "none" }
+  | { kind: "form"; bytes: Uint8Array }
+  | { kind: "multipart"; bytes: Uint8Array }
+  | { kind: "form-stream" }
+  | { kind: "multipart-stream"; boundary: string }
+  | { kind: "raw-stream" };
+
+const _encoder = new TextEncoder();
+const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
+
+function _notAllowed(): BrokerError {
+  return new BrokerError("ERR_TARGET_NOT_ALLOWED", "Proxy target not allowed");
+}
+
+function _badGateway(message = "Upstream request failed"): BrokerError {
+  return new BrokerError("ERR_ARCGIS_BAD_GATEWAY", message);
+}
+
+async function _sha256Hex(text: string): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", _encoder.encode(text)));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The rate-limit key of an identity: SHA-256 over length-prefixed issuer and subject. */
+export async function proxyRateLimitKey(identity: Identity): Promise<string> {
+  const { issuer, subject } = identity;
+  return await _sha256Hex(`${issuer.length}:${issuer}|${subject.length}:${subject}`);
+}
+
+function _concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Our byte arrays are always backed by a plain ArrayBuffer (never shared), which is what `BodyInit` wants. */
+function _bodyBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
+  return bytes as Uint8Array<ArrayBuffer>;
+}
+
+/** Reads a whole small body, refusing more than `limit` bytes. */
+async function _readSmallBody(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of body) {
+    length += chunk.byteLength;
+    if (length > limit) {
+      throw new BrokerError("ERR_INVALID_REQUEST", "Request body longer than its Content-Length");
+    }
+    chunks.push(chunk);
+  }
+  const out = new Uint8Array(length);
+  let offset = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return out;
+}
+
+/** Replaces every occurrence of `needle` in `hay` with `[redacted]`; returns `hay` itself when there is none. */
+function _redact(hay: Uint8Array, needles: readonly string[]): Uint8Array {
+  let text: string | undefined;
+  for (const needle of needles) {
+    if (needle.length < 8) continue;
+    text ??= new TextDecoder().decode(hay);
+    if (text.includes(needle)) text = text.split(needle).join("[redacted]");
+  }
+  if (text === undefined) return hay;
+  const encoded = _encoder.encode(text);
+  return encoded.length === hay.length && encoded.every((b, i) => b === hay[i]) ? hay : encoded;
+}
+
+/** Builds the proxy; see the module documentation. */
+export function createProxyHandler(
+  config: ProxyHandlerConfig,
+  deps: Pick<Deps, "fetch" | "log">,
+  options: ProxyHandlerOptions,
+): ProxyHandler {
+  if (typeof options.tokens !== "function") throw new TypeError("createProxyHandler needs a tokens function");
+  const proxy = config.proxy;
+  const allowInsecureLoopback = config.allowInsecureLoopback === true;
+  const allowlist = createAllowlist(proxy.allow);
+  const retryAfterSeconds = options.rateLimitRetryAfterSeconds ?? DEFAULT_RATE_LIMIT_RETRY_AFTER_SECONDS;
+  const fetchUpstream = deps.fetch;
+  const log = deps.log;
+
+  async function _logTarget(
+    level: "info" | "warn",
+    msg: string,
+    url: URL,
+    fields: Record<string, unknown> = {},
+  ) {
+    try {
+      const hash = (await _sha256Hex(url.href)).slice(0, LOG_HASH_HEX_CHARS);
+      log({ level, msg, targetOrigin: url.origin, targetHash: hash, ...fields });
+    } catch {
+      // logging never fails a request
+    }
+  }
+
+  function _chooseProfile(entryProfile: string | undefined, profiles: readonly string[]): string {
+    if (profiles.length === 0) throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows the proxy");
+    if (entryProfile === undefined) return profiles[0];
+    if (!profiles.includes(entryProfile)) {
+      throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows this proxy target");
+    }
+    return entryProfile;
+  }
+
+  async function _prepareBody(request: Request): Promise<_Body> {
+    const lengthHeader = request.headers.get("content-length");
+    let contentLength: number | undefined;
+    if (lengthHeader !== null) {
+      if (!/^\d+$/.test(lengthHeader.trim())) {
+        throw new BrokerError("ERR_INVALID_REQUEST", "Malformed Content-Length");
+      }
+      contentLength = Number(lengthHeader.trim());
+      if (contentLength > proxy.maxBodyBytes) {
+        throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
+      }
+    }
+    if (request.body === null || contentLength === 0) {
+      if (request.body !== null) await request.body.cancel();
+      return { kind: "none" };
+    }
+    const mediaType = _parseMediaType(request.headers.get("content-type"));
+    if (mediaType === undefined) {
+      throw new BrokerError("ERR_INVALID_REQUEST", "Request body without a Content-Type");
+    }
+    const small = contentLength !== undefined && contentLength <= proxy.retryMaxBodyBytes;
+    if (mediaType.essence === "application/x-www-form-urlencoded") {
+      if (!small) return { kind: "form-stream" };
+      const raw = await _readSmallBody(request.body, contentLength!);
+      return { kind: "form", bytes: filterFormBytes(raw) };
+    }
+    if (mediaType.essence === "multipart/form-data") {
+      const boundary = checkMultipartBoundary(mediaType.params.get("boundary"));
+      if (!small) return { kind: "multipart-stream", boundary };
+      const raw = await _readSmallBody(request.body, contentLength!);
+      return { kind: "multipart", bytes: stripMultipartTokenParts(raw, boundary) };
+    }
+    return { kind: "raw-stream" };
+  }
+
+  return {
+    handle: async function handleProxyRequest(
+      request: Request,
+      context: ProxyRequestContext,
+    ): Promise<Response> {
+      const { url: target, proxyPath } = parseProxyTarget(request.url, { allowInsecureLoopback });
+      const entry = allowlist.match(target);
+      if (entry === undefined || isDeniedPath(target.pathname)) {
+        await _logTarget("info", "Proxy target refused", target);
+        throw _notAllowed();
+      }
+      const method = request.method.toUpperCase();
+      if (!(entry.methods as readonly string[]).includes(method)) {
+        throw new BrokerError("ERR_METHOD_NOT_ALLOWED", "Method not allowed for this proxy target");
+      }
+      if (!entry.allowEdits && isEditOperationPath(target.pathname)) {
+        await _logTarget("info", "Proxy edit operation refused", target);
+        throw new BrokerError("ERR_TARGET_NOT_ALLOWED", "Proxy request not allowed");
+      }
+      const cleanUrl = new URL(target.href);
+      cleanUrl.search = filterQueryString(target.search); // strips `token`, refuses `callback` and `f=html`
+      const profile = _chooseProfile(entry.profile, context.profiles);
+      const lengthHeader = request.headers.get("content-length");
+      if (
+        lengthHeader !== null && /^\d+$/.test(lengthHeader.trim()) &&
+        Number(lengthHeader) > proxy.maxBodyBytes
+      ) {
+        throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
+      }
+      if (
+        options.rateLimit !== undefined &&
+        !(await options.rateLimit(await proxyRateLimitKey(context.identity)))
+      ) {
+        throw new BrokerError("ERR_RATE_LIMITED", "Too many proxy requests", { retryAfterSeconds });
+      }
+      const body = await _prepareBody(request);
+      const tokenInHeader = entry.tokenIn === "header";
+      const tokenInBody = entry.tokenIn === "query" && (body.kind === "form" || body.kind === "form-stream");
+      const tokenInQuery = entry.tokenIn === "query" && !tokenInBody;
+      const retryable = body.kind === "none" || body.kind === "form";
+
+      let token = await options.tokens(context.identity, profile, cleanUrl, {});
+      for (let attempt = 0;; attempt++) {
+        const upstream = await _send(token);
+        if (upstream instanceof Response) return upstream;
+        const { peeked, response } = upstream;
+        const authCode = response.status === 498 || response.status === 499
+          ? response.status
+          : peeked?.authErrorCode;
+        if (authCode !== undefined && retryable && attempt === 0) {
+          await peeked?.stream.cancel().catch(() => {});
+          await _logTarget("info", "Upstream refused the token; refreshing it and retrying once", cleanUrl, {
+            arcgisCode: authCode,
+          });
+          token = await options.tokens(context.identity, profile, cleanUrl, {
+            forceRefresh: true,
+            rejectedToken: token.token,
+          });
+          continue;
+        }
+        if (authCode !== undefined) {
+          await _logTarget("info", "Upstream refused the token", cleanUrl, { arcgisCode: authCode, attempt });
+        }
+        return await _answer(response, peeked, token);
+      }
+
+      /** One upstream request: a finished redirect answer, or the response with its peeked body. */
+      async function _send(
+        current: UpstreamToken,
+      ): Promise<Response | { response: Response; peeked: PeekedBody | undefined }> {
+        const url = new URL(cleanUrl.href);
+        if (tokenInQuery) url.search = filterQueryString(cleanUrl.search, { appendToken: current.token });
+        const streamed = body.kind === "form-stream" || body.kind === "multipart-stream" ||
+          body.kind === "raw-stream";
+        const headers = forwardRequestHeaders(request.headers, {
+          keepContentLength: body.kind === "multipart-stream" || body.kind === "raw-stream",
+        });
+        if (tokenInHeader) headers.set("x-esri-authorization", `Bearer ${current.token}`);
+        if (current.referer !== undefined) headers.set("referer", current.referer);
+
+        let bodyFailure: BrokerError | undefined;
+        const onFailure = (error: BrokerError) => {
+          bodyFailure ??= error;
+        };
+        let upstreamBody: BodyInit | undefined;
+        if (body.kind === "form") {
+          upstreamBody = _bodyBytes(
+            tokenInBody
+              ? _concatBytes(
+                body.bytes,
+                _encoder.encode(
+                  `${body.bytes.length > 0 ? "&" : ""}token=${encodeURIComponent(current.token)}`,
+                ),
+              )
+              : body.bytes,
+          );
+        } else if (body.kind === "multipart") {
+          upstreamBody = _bodyBytes(body.bytes);
+        } else if (streamed && request.body !== null) {
+          let stream = request.body.pipeThrough(createBodyLimitStream(proxy.maxBodyBytes, onFailure));
+          if (body.kind === "form-stream") {
+            stream = stream.pipeThrough(
+              createFormFilterStream(tokenInBody ? { appendToken: current.token } : {}, onFailure),
+            );
+          } else if (body.kind === "multipart-stream") {
+            stream = stream.pipeThrough(
+              createMultipartCheckStream({ boundary: body.boundary, tokenParts: "refuse" }, onFailure),
+            );
+          }
+          upstreamBody = stream;
+        }
+
+        const controller = new AbortController();
+        let timedOut = false;
+        const timer = setTimeout(() => {
+          timedOut = true;
+          controller.abort();
+        }, proxy.fetchTimeoutMs);
+        const onClientAbort = () => controller.abort();
+        if (request.signal.aborted) controller.abort();
+        else request.signal.addEventListener("abort", onClientAbort, { once: true });
+        const init: RequestInit & { duplex?: "half" } = {
+          method,
+          headers,
+          redirect: "manual",
+          cache: "no-store",
+          signal: controller.signal,
+        };
+        if (upstreamBody !== undefined) {
+          init.body = upstreamBody;
+          if (upstreamBody instanceof ReadableStream) init.duplex = "half";
+        }
+
+        const fail = async (error: unknown): Promise<never> => {
+          clearTimeout(timer);
+          request.signal.removeEventListener("abort", onClientAbort);
+          if (bodyFailure !== undefined) throw bodyFailure;
+          if (error instanceof BrokerError) throw error;
+          const name = error instanceof Error ? error.name : typeof error;
+          if (timedOut) {
+            await _logTarget("warn", "Upstream request timed out", cleanUrl);
+            throw new BrokerError("ERR_UPSTREAM_TIMEOUT", "Upstream request timed out");
+          }
+          await _logTarget("warn", "Upstream request failed", cleanUrl, {
+            errorName: name,
+            clientAborted: request.signal.aborted,
+          });
+          throw _badGateway();
+        };
+
+        let response: Response;
+        try {
+          response = await fetchUpstream(url, init);
+        } catch (error) {
+          return await fail(error);
+        }
+
+        if (response.status >= 300 && response.status < 400 && response.status !== 304) {
+          const location = response.headers.get("location");
+          if (location !== null) {
+            clearTimeout(timer);
+            request.signal.removeEventListener("abort", onClientAbort);
+            await response.body?.cancel().catch(() => {});
+            const rewritten = rewriteRedirect(location, cleanUrl, {
+              allowlist,
+              proxyPath,
+              allowInsecureLoopback,
+            });
+            if (rewritten === undefined) {
+              await _logTarget("warn", "Upstream redirect outside the allowlist refused", cleanUrl, {
+                status: response.status,
+              });
+              throw _badGateway("Upstream redirect refused");
+            }
+            return new Response(null, {
+              status: response.status,
+              headers: {
+                location: rewritten,
+                "cache-control": privateCacheControl(response.headers.get("cache-control")),
+                "x-content-type-options": "nosniff",
+                "content-security-policy": PROXIED_CONTENT_SECURITY_POLICY,
+              },
+            });
+          }
+        }
+
+        let peeked: PeekedBody | undefined;
+        if (response.body !== null && method !== "HEAD" && !NULL_BODY_STATUSES.has(response.status)) {
+          try {
+            peeked = await peekAuthError(response.body);
+          } catch (error) {
+            return await fail(error);
+          }
+        } else {
+          await response.body?.cancel().catch(() => {});
+        }
+        clearTimeout(timer);
+        if (response.status < 200 || response.status > 599) {
+          await peeked?.stream.cancel().catch(() => {});
+          request.signal.removeEventListener("abort", onClientAbort);
+          throw _badGateway();
+        }
+        return { response, peeked };
+      }
+
+      /** The answer for the browser from an upstream response. */
+      async function _answer(
+        response: Response,
+        peeked: PeekedBody | undefined,
+        current: UpstreamToken,
+      ): Promise<Response> {
+        const contentType = response.headers.get("content-type") ?? "";
+        if (response.status >= 500 && /^\s*text\/html/i.test(contentType)) {
+          // Server error pages can reveal internal host names; answer our own generic 502 instead.
+          await peeked?.stream.cancel().catch(() => {});
+          await _logTarget("warn", "Upstream answered an HTML error page", cleanUrl, {
+            status: response.status,
+          });
+          throw _badGateway();
+        }
+        let stream: ReadableStream<Uint8Array> | null = peeked?.stream ?? null;
+        let changed = false;
+        if (peeked?.complete !== undefined) {
+          const redacted = _redact(peeked.complete, [current.token, encodeURIComponent(current.token)]);
+          if (redacted !== peeked.complete) {
+            changed = true;
+            await peeked.stream.cancel().catch(() => {});
+            stream = replayStream([redacted], undefined);
+          }
+        }
+        const headers = returnResponseHeaders(response.headers, {
+          dropContentLength: changed || response.headers.has("content-encoding"),
+        });
+        return new Response(stream, { status: response.status, headers });
+      }
+    },
+  };
+}

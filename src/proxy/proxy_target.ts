@@ -1,0 +1,111 @@
+/**
+ * Reads the target of a proxied request from the request URL, in the form the ArcGIS Maps SDK produces:
+ * `<proxyPath>?<targetUrl>?<query>`, the target not encoded as a whole. A target encoded as a whole
+ * (`https%3A%2F%2F…`, as older resource proxies accepted) is decoded exactly once.
+ *
+ * The raw target text is checked before it is parsed, so nothing the WHATWG parser would silently repair
+ * (backslashes, tabs, dot segments, encoded separators) can make the checked URL differ from the one sent.
+ * Refusals throw a {@link BrokerError} whose message never contains the URL.
+ *
+ * @module
+ */
+import { BrokerError } from "../errors.ts";
+import { isLoopbackUrl } from "../config/schema.ts";
+
+/** Options for {@link parseProxyTarget} and {@link checkTargetUrl}. */
+export interface ParseProxyTargetOptions {
+  /** Accept plain http and IP-literal hosts when they are loopback (tests and the local demo only). @default false */
+  allowInsecureLoopback?: boolean;
+}
+
+/** A parsed proxy request. */
+export interface ProxyTarget {
+  /** The normalized WHATWG URL of the target; the allowlist is matched on it and it is what is sent. */
+  url: URL;
+  /** The path of the proxy route itself (the request path before the first `?`), for rewriting redirects. */
+  proxyPath: string;
+}
+
+const SCHEME_AND_AUTHORITY = /^(https?):\/\/([^/?]*)([^?]*)(\?.*)?$/i;
+const ENCODED_TARGET = /^https?%3a/i;
+const FORBIDDEN_ENCODINGS = /%(?:2f|5c|2e|25|[01][0-9a-f]|7f)/i;
+const MALFORMED_PERCENT = /%(?![0-9a-f]{2})/i;
+const DOTTED_QUAD = /^\d+\.\d+\.\d+\.\d+$/;
+
+function _malformed(): BrokerError {
+  return new BrokerError("ERR_TARGET_MALFORMED", "Malformed proxy target");
+}
+
+function _notAllowed(): BrokerError {
+  return new BrokerError("ERR_TARGET_NOT_ALLOWED", "Proxy target not allowed");
+}
+
+/** True when `text` has a character the raw target may not carry (controls, space, backslash, `#`). */
+function _hasForbiddenCharacter(text: string, allowNonAscii: boolean): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c <= 0x20 || c === 0x7f || c === 0x5c || c === 0x23) return true;
+    if (c > 0x7e && !allowNonAscii) return true;
+  }
+  return false;
+}
+
+/**
+ * Checks one raw target URL (already decoded once if it was encoded as a whole) and returns its normalized form.
+ * Throws `ERR_TARGET_MALFORMED` (400) for anything malformed or ambiguous and `ERR_TARGET_NOT_ALLOWED` (403) for
+ * well-formed targets no configuration may allow (IP literals, plain http off loopback).
+ */
+export function checkTargetUrl(raw: string, options: ParseProxyTargetOptions = {}): URL {
+  const match = SCHEME_AND_AUTHORITY.exec(raw);
+  if (match === null) throw _malformed();
+  const [, , authority, path, query = ""] = match;
+  if (
+    authority === "" || _hasForbiddenCharacter(authority + path, false) || _hasForbiddenCharacter(query, true)
+  ) {
+    throw _malformed();
+  }
+  // Userinfo, percent-encoded host characters and IPv6 zone tricks all need one of these.
+  if (/[@%]/.test(authority)) throw _malformed();
+  if (FORBIDDEN_ENCODINGS.test(path) || MALFORMED_PERCENT.test(path) || path.includes(";")) {
+    throw _malformed();
+  }
+  if (path.split("/").some((segment) => segment === "." || segment === "..")) throw _malformed();
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    throw _malformed();
+  }
+  if (url.username !== "" || url.password !== "" || url.hash !== "" || url.hostname === "") {
+    throw _malformed();
+  }
+  const loopbackAllowed = options.allowInsecureLoopback === true && isLoopbackUrl(url);
+  const ipLiteral = url.hostname.startsWith("[") || DOTTED_QUAD.test(url.hostname);
+  if (ipLiteral && !loopbackAllowed) throw _notAllowed();
+  if (url.protocol === "http:" && !loopbackAllowed) throw _notAllowed();
+  return url;
+}
+
+/**
+ * Splits a proxy request URL at its first `?` and checks the target after it. A target encoded as a whole is
+ * decoded once; what the decoding yields is checked like any raw target (so double encoding is refused).
+ */
+export function parseProxyTarget(requestUrl: string, options: ParseProxyTargetOptions = {}): ProxyTarget {
+  const index = requestUrl.indexOf("?");
+  if (index < 0 || index === requestUrl.length - 1) throw _malformed();
+  let proxyPath: string;
+  try {
+    proxyPath = new URL(requestUrl.slice(0, index)).pathname;
+  } catch {
+    throw _malformed();
+  }
+  let raw = requestUrl.slice(index + 1);
+  if (ENCODED_TARGET.test(raw)) {
+    try {
+      raw = decodeURIComponent(raw);
+    } catch {
+      throw _malformed();
+    }
+  }
+  return { url: checkTargetUrl(raw, options), proxyPath };
+}
