@@ -1,0 +1,281 @@
+/**
+ * Where the `user` mode keeps its state, all sealed with the store key as additional data:
+ * - link `state` (10 minutes, single use): who started the link, the PKCE verifier, the return URL;
+ * - pending links (5 minutes, single use): the tokens of a finished authorization, until the same identity
+ *   completes the link;
+ * - links: one ArcGIS refresh token per (profile, issuer, subject);
+ * - a rotation lock per link.
+ *
+ * Single use and the rotation lock need an {@link AtomicKvStore} (`take`, `compareAndSet`): the `coordinator`
+ * (Deno KV, a Durable Object) or the main store when it is atomic. Without one, `take` falls back to get + delete
+ * and the lock is skipped: two isolates can then both consume a `state` in the same instant, or both rotate a
+ * refresh token (the loser's rotation fails and its caller sees `link_required`). Links live in the coordinator
+ * when there is one, so a rotation is seen at once everywhere.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { LogFn } from "../deps.ts";
+import { type AtomicKvStore, isAtomicKvStore, type KvStore } from "../store/kv_store.ts";
+import { getJsonEntry, putJson } from "../store/json_value.ts";
+import type { Sealer } from "../store/sealer.ts";
+import { KEY_NAMESPACES } from "../store/constants.ts";
+import {
+  LINK_STATE_TTL_SECONDS,
+  PENDING_LINK_TTL_SECONDS,
+  ROTATION_LOCK_NAMESPACE,
+  ROTATION_LOCK_TTL_SECONDS,
+} from "./constants.ts";
+import { randomId } from "./_random.ts";
+
+/** A committed link: the refresh token of one IdP identity. */
+export interface LinkRecord {
+  /** ArcGIS user name. */
+  username: string;
+  /** The refresh token. */
+  refreshToken: string;
+  /** When this refresh token was issued, epoch ms. */
+  refreshIssuedAt: number;
+  /** When it expires, epoch ms. */
+  refreshExpires: number;
+  /** When it is due for rotation (T), epoch ms. */
+  rotateAt: number;
+  /** `ssl` of the tokens. */
+  ssl: boolean;
+}
+
+/** A link flow between `startLink` and the callback. */
+export interface LinkState {
+  /** Issuer of the identity that started it. */
+  issuer: string;
+  /** Subject of that identity. */
+  subject: string;
+  /** The `user` profile. */
+  profile: string;
+  /** The PKCE verifier (never leaves the broker). */
+  verifier: string;
+  /** Allowlisted return URL. */
+  returnTo: string;
+  /** The identity's `idpUsernameClaim` value, when the profile names one. */
+  idpUsername?: string;
+}
+
+/** A finished authorization waiting for `completeLink`. */
+export interface PendingLink {
+  /** Issuer of the identity that started it. */
+  issuer: string;
+  /** Subject of that identity. */
+  subject: string;
+  /** The `user` profile. */
+  profile: string;
+  /** The link to commit. */
+  link: LinkRecord;
+  /** The access token from the code exchange. */
+  accessToken: string;
+  /** Its expiry, epoch ms. */
+  accessExpires: number;
+}
+
+const _linkRecord = z.object({
+  username: z.string().min(1),
+  refreshToken: z.string().min(1),
+  refreshIssuedAt: z.number().finite(),
+  refreshExpires: z.number().finite(),
+  rotateAt: z.number().finite(),
+  ssl: z.boolean(),
+});
+
+const _linkState = z.object({
+  issuer: z.string(),
+  subject: z.string(),
+  profile: z.string(),
+  verifier: z.string().min(43),
+  returnTo: z.string(),
+  idpUsername: z.string().optional(),
+});
+
+const _pendingLink = z.object({
+  issuer: z.string(),
+  subject: z.string(),
+  profile: z.string(),
+  link: _linkRecord,
+  accessToken: z.string().min(1),
+  accessExpires: z.number().finite(),
+});
+
+/** A held rotation lock. */
+export interface RotationLock {
+  /** Releases it. */
+  release(): Promise<void>;
+}
+
+/** Options for {@link createLinkStore}. */
+export interface LinkStoreOptions {
+  /** The main store (tiered). */
+  store: KvStore;
+  /** The atomic store for single use, the rotation lock and links. @default `store` */
+  coordinator?: KvStore;
+  /** Seals every value. */
+  sealer: Sealer;
+  /** Clock, epoch ms. */
+  now: () => number;
+  /** Log hook. */
+  log: LogFn;
+}
+
+/** The `user` mode's storage. */
+export interface LinkStore {
+  /** True when single use and the rotation lock are atomic. */
+  readonly atomic: boolean;
+  /** Stores a new link `state`; resolves to the `state` value. */
+  putState(value: LinkState): Promise<string>;
+  /** Consumes a `state`: the first caller gets it, later ones (and expired or tampered ones) get null. */
+  takeState(state: string): Promise<LinkState | null>;
+  /** Stores a pending link; resolves to its `linkId`. */
+  putPending(value: PendingLink): Promise<string>;
+  /** Consumes a pending link (single use). */
+  takePending(linkId: string): Promise<PendingLink | null>;
+  /** The link of an identity, or null. */
+  getLink(profile: string, issuer: string, subject: string): Promise<LinkRecord | null>;
+  /** Stores (replaces) the link of an identity. */
+  putLink(profile: string, issuer: string, subject: string, link: LinkRecord): Promise<void>;
+  /** Deletes the link of an identity. */
+  deleteLink(profile: string, issuer: string, subject: string): Promise<void>;
+  /**
+   * Takes the rotation lock of an identity's link: a lock, or null when another isolate holds it. Without an
+   * atomic store it always succeeds (see the module notes).
+   */
+  lockRotation(profile: string, issuer: string, subject: string): Promise<RotationLock | null>;
+}
+
+class SealedLinkStore implements LinkStore {
+  readonly atomic: boolean;
+  readonly #coordinator: KvStore;
+  readonly #sealer: Sealer;
+  readonly #now: () => number;
+  readonly #log: LogFn;
+
+  constructor(options: LinkStoreOptions) {
+    this.#coordinator = options.coordinator ?? options.store;
+    this.atomic = isAtomicKvStore(this.#coordinator);
+    this.#sealer = options.sealer;
+    this.#now = options.now;
+    this.#log = options.log;
+  }
+
+  #key(namespace: string, fields: readonly string[]): Promise<string> {
+    return this.#sealer.deriveCacheKey(namespace, fields);
+  }
+
+  async #take(key: string): Promise<string | null> {
+    const store = this.#coordinator;
+    if (isAtomicKvStore(store)) return await store.take(key);
+    // Not atomic: two isolates can both read before either deletes (see the module notes).
+    const value = await store.get(key);
+    if (value !== null) await store.delete(key);
+    return value;
+  }
+
+  async #open<T>(key: string, sealed: string | null, schema: z.ZodType<T>): Promise<T | null> {
+    if (sealed === null) return null;
+    // Read through a one-entry store so that json_value's checks (expiry, seal, schema) apply to the taken value.
+    const entry = await getJsonEntry(
+      {
+        get: () => Promise.resolve(sealed),
+        set: () => Promise.resolve(),
+        delete: () => Promise.resolve(),
+      },
+      key,
+      { now: this.#now, sealer: this.#sealer, schema },
+    );
+    return entry === null ? null : entry.value;
+  }
+
+  async putState(value: LinkState): Promise<string> {
+    const state = randomId();
+    const key = await this.#key(KEY_NAMESPACES.linkState, [state]);
+    await putJson(this.#coordinator, key, value, {
+      expiresAt: this.#now() + LINK_STATE_TTL_SECONDS * 1000,
+      now: this.#now,
+      sealer: this.#sealer,
+    });
+    return state;
+  }
+
+  async takeState(state: string): Promise<LinkState | null> {
+    const key = await this.#key(KEY_NAMESPACES.linkState, [state]);
+    return await this.#open(key, await this.#take(key), _linkState);
+  }
+
+  async putPending(value: PendingLink): Promise<string> {
+    const linkId = randomId();
+    const key = await this.#key(KEY_NAMESPACES.pendingLink, [linkId]);
+    await putJson(this.#coordinator, key, value, {
+      expiresAt: this.#now() + PENDING_LINK_TTL_SECONDS * 1000,
+      now: this.#now,
+      sealer: this.#sealer,
+    });
+    return linkId;
+  }
+
+  async takePending(linkId: string): Promise<PendingLink | null> {
+    const key = await this.#key(KEY_NAMESPACES.pendingLink, [linkId]);
+    return await this.#open(key, await this.#take(key), _pendingLink);
+  }
+
+  #linkKey(profile: string, issuer: string, subject: string): Promise<string> {
+    return this.#key(KEY_NAMESPACES.link, [profile, issuer, subject]);
+  }
+
+  async getLink(profile: string, issuer: string, subject: string): Promise<LinkRecord | null> {
+    const key = await this.#linkKey(profile, issuer, subject);
+    try {
+      const entry = await getJsonEntry(this.#coordinator, key, {
+        now: this.#now,
+        sealer: this.#sealer,
+        schema: _linkRecord,
+      });
+      return entry === null ? null : entry.value;
+    } catch (error) {
+      this.#log({ level: "warn", msg: "Cannot read a link", error: String((error as Error)?.name) });
+      throw error;
+    }
+  }
+
+  async putLink(profile: string, issuer: string, subject: string, link: LinkRecord): Promise<void> {
+    const key = await this.#linkKey(profile, issuer, subject);
+    await putJson(this.#coordinator, key, link, {
+      expiresAt: link.refreshExpires,
+      now: this.#now,
+      sealer: this.#sealer,
+    });
+  }
+
+  async deleteLink(profile: string, issuer: string, subject: string): Promise<void> {
+    await this.#coordinator.delete(await this.#linkKey(profile, issuer, subject));
+  }
+
+  async lockRotation(profile: string, issuer: string, subject: string): Promise<RotationLock | null> {
+    const store = this.#coordinator;
+    if (!isAtomicKvStore(store)) return { release: () => Promise.resolve() };
+    const key = await this.#key(ROTATION_LOCK_NAMESPACE, [profile, issuer, subject]);
+    const owner = randomId();
+    const atomic: AtomicKvStore = store;
+    const won = await atomic.compareAndSet(key, null, owner, { ttlSeconds: ROTATION_LOCK_TTL_SECONDS });
+    if (!won) return null;
+    return {
+      release: async () => {
+        try {
+          await atomic.delete(key);
+        } catch {
+          // The lock expires on its own.
+        }
+      },
+    };
+  }
+}
+
+/** Creates the {@link LinkStore}. */
+export function createLinkStore(options: LinkStoreOptions): LinkStore {
+  return new SealedLinkStore(options);
+}

@@ -1,0 +1,290 @@
+/**
+ * The ArcGIS token cache: sealed values in the shared store (the tiered store in production), keyed by an HMAC
+ * over length-prefixed fields, with the expiry inside the value. A token is reused only while more than the
+ * safety margin is left, refreshed in the background once less than two margins are left, and fetched by one
+ * caller at a time per key (single flight). A failed fetch is never cached as a success; it is remembered for
+ * `negativeCacheSeconds` so ArcGIS is not hammered while it is down.
+ *
+ * @module
+ */
+import { z } from "zod";
+import type { LogFn } from "../deps.ts";
+import { BrokerError } from "../errors.ts";
+import type { KvStore } from "../store/kv_store.ts";
+import { getJsonEntry, putJson } from "../store/json_value.ts";
+import type { Sealer } from "../store/sealer.ts";
+import { KEY_NAMESPACES } from "../store/constants.ts";
+import { isUpstreamFailure, withRetryAfter } from "./_errors.ts";
+import { REFRESH_AHEAD_SAFETY_MARGINS } from "./constants.ts";
+
+/** A token as the cache keeps it. */
+export interface CachedToken {
+  /** The ArcGIS token. */
+  token: string;
+  /** Expiry as handed out (possibly capped before a refresh-token rotation), epoch ms. */
+  expires: number;
+  /** Whether the token must only travel over https. */
+  ssl: boolean;
+  /** ArcGIS user name (profile name for app and API-key tokens). */
+  userId: string;
+  /** Referer the token is bound to. */
+  referer?: string;
+  /** True when `expires` was capped (rotation ahead): refreshing early would not give a longer token. */
+  capped?: boolean;
+}
+
+const _cachedTokenSchema = z.object({
+  token: z.string().min(1),
+  expires: z.number().finite(),
+  ssl: z.boolean(),
+  userId: z.string(),
+  referer: z.string().optional(),
+  capped: z.boolean().optional(),
+});
+
+const _negativeSchema = z.object({ code: z.string() });
+
+/** In-flight fetches by cache key. */
+export type Flights = Map<string, Promise<CachedToken>>;
+
+/** Options for one {@link TokenCache.obtain}. */
+export interface ObtainOptions {
+  /** Where concurrent fetches of the same key meet (per isolate, or per call). */
+  flights: Flights;
+  /** Skip the cached value and fetch a new one. */
+  forceRefresh?: boolean;
+  /** A token upstream refused: if it is the cached one, it is purged first. */
+  rejectedToken?: string;
+  /**
+   * Reuse the cached token only while more than this is left (never less than the safety margin), unless it is
+   * `capped`. Used when a token is needed to mint another one that should not be short-lived.
+   */
+  minRemainingMs?: number;
+}
+
+/** Options for {@link createTokenCache}. */
+export interface TokenCacheOptions {
+  /** The shared store. */
+  store: KvStore;
+  /** Seals every value (additional data: its key). */
+  sealer: Sealer;
+  /** Clock, epoch ms. */
+  now: () => number;
+  /** A cached token is reused only while more than this is left. */
+  safetyMarginSeconds: number;
+  /** How long a failed fetch is remembered. */
+  negativeCacheSeconds: number;
+  /** Log hook. */
+  log: LogFn;
+  /** Keeps background refreshes alive. */
+  waitUntil: (promise: Promise<unknown>) => void;
+}
+
+/** The token cache. */
+export interface TokenCache {
+  /**
+   * The token under `key`: the cached one while it has more than the safety margin left, else the result of
+   * `fetcher` (one fetch per key at a time in `options.flights`). Rejects with `ERR_ARCGIS_UNAVAILABLE` while a
+   * failure of this key is remembered.
+   */
+  obtain(key: string, fetcher: () => Promise<CachedToken>, options: ObtainOptions): Promise<CachedToken>;
+  /** The usable cached token under `key` (more than the safety margin left), or null. */
+  peek(key: string): Promise<CachedToken | null>;
+  /** Stores `token` under `key` (a store failure is logged, not thrown). */
+  put(key: string, token: CachedToken): Promise<void>;
+  /** Removes the cached token under `key` and its remembered failure. */
+  purge(key: string): Promise<void>;
+}
+
+class SealedTokenCache implements TokenCache {
+  readonly #store: KvStore;
+  readonly #sealer: Sealer;
+  readonly #now: () => number;
+  readonly #marginMs: number;
+  readonly #refreshAheadMs: number;
+  readonly #negativeSeconds: number;
+  readonly #log: LogFn;
+  readonly #waitUntil: (promise: Promise<unknown>) => void;
+
+  constructor(options: TokenCacheOptions) {
+    this.#store = options.store;
+    this.#sealer = options.sealer;
+    this.#now = options.now;
+    this.#marginMs = options.safetyMarginSeconds * 1000;
+    this.#refreshAheadMs = this.#marginMs * REFRESH_AHEAD_SAFETY_MARGINS;
+    this.#negativeSeconds = options.negativeCacheSeconds;
+    this.#log = options.log;
+    this.#waitUntil = options.waitUntil;
+  }
+
+  async #read(key: string): Promise<CachedToken | null> {
+    try {
+      const entry = await getJsonEntry(this.#store, key, {
+        now: this.#now,
+        sealer: this.#sealer,
+        schema: _cachedTokenSchema,
+      });
+      return entry === null ? null : entry.value;
+    } catch (error) {
+      this.#log({ level: "warn", msg: "Cannot read the token cache", error: String((error as Error)?.name) });
+      return null;
+    }
+  }
+
+  #usable(token: CachedToken | null, minRemainingMs: number): token is CachedToken {
+    if (token === null) return false;
+    const remaining = token.expires - this.#now();
+    return remaining > this.#marginMs && (remaining > minRemainingMs || token.capped === true);
+  }
+
+  async peek(key: string): Promise<CachedToken | null> {
+    const token = await this.#read(key);
+    return this.#usable(token, this.#marginMs) ? token : null;
+  }
+
+  async #negativeKey(key: string): Promise<string> {
+    return await this.#sealer.deriveCacheKey(KEY_NAMESPACES.negative, [key]);
+  }
+
+  async #checkNegative(key: string): Promise<void> {
+    let entry;
+    try {
+      entry = await getJsonEntry(this.#store, await this.#negativeKey(key), {
+        now: this.#now,
+        schema: _negativeSchema,
+      });
+    } catch {
+      return;
+    }
+    if (entry === null) return;
+    const retryAfterSeconds = Math.max(1, Math.ceil((entry.expiresAt - this.#now()) / 1000));
+    throw new BrokerError("ERR_ARCGIS_UNAVAILABLE", "ArcGIS token service is unavailable: retry later", {
+      retryAfterSeconds,
+    });
+  }
+
+  async #remember(key: string, error: BrokerError): Promise<void> {
+    try {
+      await putJson(this.#store, await this.#negativeKey(key), { code: error.code }, {
+        expiresAt: this.#now() + this.#negativeSeconds * 1000,
+        now: this.#now,
+      });
+    } catch {
+      this.#log({ level: "warn", msg: "Cannot write the negative cache" });
+    }
+  }
+
+  async #write(key: string, token: CachedToken): Promise<void> {
+    try {
+      await putJson(this.#store, key, token, {
+        expiresAt: token.expires,
+        now: this.#now,
+        sealer: this.#sealer,
+      });
+    } catch (error) {
+      // A store write failure (a KV 429) never fails the request: the token is still good.
+      this.#log({
+        level: "warn",
+        msg: "Cannot write the token cache",
+        error: String((error as Error)?.name),
+      });
+    }
+  }
+
+  async #fetch(
+    key: string,
+    fetcher: () => Promise<CachedToken>,
+    reread: boolean,
+    minRemainingMs: number,
+  ): Promise<CachedToken> {
+    if (reread) {
+      const again = await this.#read(key);
+      if (this.#usable(again, minRemainingMs)) return again;
+    }
+    await this.#checkNegative(key);
+    let token: CachedToken;
+    try {
+      token = await fetcher();
+    } catch (error) {
+      if (isUpstreamFailure(error)) {
+        await this.#remember(key, error);
+        throw withRetryAfter(error, this.#negativeSeconds);
+      }
+      throw error;
+    }
+    await this.#write(key, token);
+    return token;
+  }
+
+  #flight(
+    key: string,
+    flights: Flights,
+    fetcher: () => Promise<CachedToken>,
+    reread: boolean,
+    minRemainingMs: number,
+  ): Promise<CachedToken> {
+    const existing = flights.get(key);
+    if (existing !== undefined) return existing;
+    const flight = this.#fetch(key, fetcher, reread, minRemainingMs).finally(() => {
+      if (flights.get(key) === flight) flights.delete(key);
+    });
+    flights.set(key, flight);
+    return flight;
+  }
+
+  async obtain(
+    key: string,
+    fetcher: () => Promise<CachedToken>,
+    options: ObtainOptions,
+  ): Promise<CachedToken> {
+    const { flights } = options;
+    const minMs = Math.max(this.#marginMs, options.minRemainingMs ?? 0);
+    if (options.forceRefresh === true || options.rejectedToken !== undefined) {
+      const cached = await this.#read(key);
+      const refused = cached !== null &&
+        (options.rejectedToken === undefined || cached.token === options.rejectedToken);
+      if (refused) await this.#purgeToken(key);
+      if (cached !== null && !refused && this.#usable(cached, minMs)) return cached;
+      return await this.#flight(key, flights, fetcher, false, minMs);
+    }
+    // Read first (a background refresh in flight must not delay a usable token); a miss joins the flight, and
+    // a new flight reads again, so a fetch that finished in between is not repeated.
+    const cached = await this.#read(key);
+    if (this.#usable(cached, minMs)) {
+      if (
+        cached.capped !== true && cached.expires - this.#now() <= this.#refreshAheadMs && !flights.has(key)
+      ) {
+        const background = this.#flight(key, flights, fetcher, true, this.#refreshAheadMs);
+        this.#waitUntil(background.catch(() => {}));
+      }
+      return cached;
+    }
+    return await this.#flight(key, flights, fetcher, true, minMs);
+  }
+
+  async put(key: string, token: CachedToken): Promise<void> {
+    await this.#write(key, token);
+  }
+
+  async #purgeToken(key: string): Promise<void> {
+    try {
+      await this.#store.delete(key);
+    } catch {
+      this.#log({ level: "warn", msg: "Cannot purge the token cache" });
+    }
+  }
+
+  async purge(key: string): Promise<void> {
+    await this.#purgeToken(key);
+    try {
+      await this.#store.delete(await this.#negativeKey(key));
+    } catch {
+      // Best effort: a remembered failure expires on its own.
+    }
+  }
+}
+
+/** Creates a {@link TokenCache}. */
+export function createTokenCache(options: TokenCacheOptions): TokenCache {
+  return new SealedTokenCache(options);
+}
