@@ -108,9 +108,9 @@ type _Body =
   | { kind: "none" }
   | { kind: "form"; bytes: Uint8Array }
   | { kind: "multipart"; bytes: Uint8Array }
-  | { kind: "form-stream" }
-  | { kind: "multipart-stream"; boundary: string }
-  | { kind: "raw-stream" };
+  | { kind: "form-stream"; stream: ReadableStream<Uint8Array> }
+  | { kind: "multipart-stream"; boundary: string; stream: ReadableStream<Uint8Array> }
+  | { kind: "raw-stream"; stream: ReadableStream<Uint8Array> };
 
 const _encoder = new TextEncoder();
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
@@ -146,24 +146,32 @@ function _bodyBytes(bytes: Uint8Array): Uint8Array<ArrayBuffer> {
   return bytes as Uint8Array<ArrayBuffer>;
 }
 
-/** Reads a whole small body, refusing more than `limit` bytes. */
-async function _readSmallBody(body: ReadableStream<Uint8Array>, limit: number): Promise<Uint8Array> {
+/**
+ * Reads a body while it stays within `limit` bytes: the whole body when it ends in time, else a stream that
+ * replays what was read in front of the rest (so small bodies are recognized without a `Content-Length`).
+ */
+async function _readUpTo(
+  body: ReadableStream<Uint8Array>,
+  limit: number,
+): Promise<{ bytes: Uint8Array } | { stream: ReadableStream<Uint8Array> }> {
+  const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let length = 0;
-  for await (const chunk of body) {
-    length += chunk.byteLength;
-    if (length > limit) {
-      throw new BrokerError("ERR_INVALID_REQUEST", "Request body longer than its Content-Length");
+  while (length <= limit) {
+    const result = await reader.read();
+    if (result.done) {
+      const bytes = new Uint8Array(length);
+      let offset = 0;
+      for (const chunk of chunks) {
+        bytes.set(chunk, offset);
+        offset += chunk.byteLength;
+      }
+      return { bytes };
     }
-    chunks.push(chunk);
+    chunks.push(result.value);
+    length += result.value.byteLength;
   }
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return { stream: replayStream(chunks, reader) };
 }
 
 /** Replaces every occurrence of `needle` in `hay` with `[redacted]`; returns `hay` itself when there is none. */
@@ -236,19 +244,24 @@ export function createProxyHandler(
     if (mediaType === undefined) {
       throw new BrokerError("ERR_INVALID_REQUEST", "Request body without a Content-Type");
     }
-    const small = contentLength !== undefined && contentLength <= proxy.retryMaxBodyBytes;
+    // Bodies that may be small are read up to `retryMaxBodyBytes` first; a longer one streams on from there.
+    const mayBeSmall = contentLength === undefined || contentLength <= proxy.retryMaxBodyBytes;
     if (mediaType.essence === "application/x-www-form-urlencoded") {
-      if (!small) return { kind: "form-stream" };
-      const raw = await _readSmallBody(request.body, contentLength!);
-      return { kind: "form", bytes: filterFormBytes(raw) };
+      const read = mayBeSmall
+        ? await _readUpTo(request.body, proxy.retryMaxBodyBytes)
+        : { stream: request.body };
+      if ("stream" in read) return { kind: "form-stream", stream: read.stream };
+      return { kind: "form", bytes: filterFormBytes(read.bytes) };
     }
     if (mediaType.essence === "multipart/form-data") {
       const boundary = checkMultipartBoundary(mediaType.params.get("boundary"));
-      if (!small) return { kind: "multipart-stream", boundary };
-      const raw = await _readSmallBody(request.body, contentLength!);
-      return { kind: "multipart", bytes: stripMultipartTokenParts(raw, boundary) };
+      const read = mayBeSmall
+        ? await _readUpTo(request.body, proxy.retryMaxBodyBytes)
+        : { stream: request.body };
+      if ("stream" in read) return { kind: "multipart-stream", boundary, stream: read.stream };
+      return { kind: "multipart", bytes: stripMultipartTokenParts(read.bytes, boundary) };
     }
-    return { kind: "raw-stream" };
+    return { kind: "raw-stream", stream: request.body };
   }
 
   return {
@@ -323,8 +336,6 @@ export function createProxyHandler(
       ): Promise<Response | { response: Response; peeked: PeekedBody | undefined }> {
         const url = new URL(cleanUrl.href);
         if (tokenInQuery) url.search = filterQueryString(cleanUrl.search, { appendToken: current.token });
-        const streamed = body.kind === "form-stream" || body.kind === "multipart-stream" ||
-          body.kind === "raw-stream";
         const headers = forwardRequestHeaders(request.headers, {
           keepContentLength: body.kind === "multipart-stream" || body.kind === "raw-stream",
         });
@@ -349,8 +360,8 @@ export function createProxyHandler(
           );
         } else if (body.kind === "multipart") {
           upstreamBody = _bodyBytes(body.bytes);
-        } else if (streamed && request.body !== null) {
-          let stream = request.body.pipeThrough(createBodyLimitStream(proxy.maxBodyBytes, onFailure));
+        } else if (body.kind !== "none") {
+          let stream = body.stream.pipeThrough(createBodyLimitStream(proxy.maxBodyBytes, onFailure));
           if (body.kind === "form-stream") {
             stream = stream.pipeThrough(
               createFormFilterStream(tokenInBody ? { appendToken: current.token } : {}, onFailure),
@@ -407,6 +418,11 @@ export function createProxyHandler(
         } catch (error) {
           return await fail(error);
         }
+        if (bodyFailure !== undefined) {
+          // The upstream answered a request whose body we cut short: its answer means nothing.
+          await response.body?.cancel().catch(() => {});
+          return await fail(bodyFailure);
+        }
 
         if (response.status >= 300 && response.status < 400 && response.status !== 304) {
           const location = response.headers.get("location");
@@ -448,6 +464,10 @@ export function createProxyHandler(
           await response.body?.cancel().catch(() => {});
         }
         clearTimeout(timer);
+        if (bodyFailure !== undefined) {
+          await peeked?.stream.cancel().catch(() => {});
+          return await fail(bodyFailure);
+        }
         if (response.status < 200 || response.status > 599) {
           await peeked?.stream.cancel().catch(() => {});
           request.signal.removeEventListener("abort", onClientAbort);
