@@ -1,0 +1,194 @@
+/**
+ * `createBroker()` and `brokerFromEnv()`: build the verifier, policy, token service and proxy from one config and
+ * expose them as Hono middleware and a mountable sub-app.
+ *
+ * @module
+ */
+import type { Hono, MiddlewareHandler } from "hono";
+import type { BrokerConfig, BrokerConfigInput } from "../config/schema.ts";
+import { ConfigError, configFromEnv, parseConfig, resolveSecrets, type Secrets } from "../config/load.ts";
+import { type Deps, silentLog } from "../deps.ts";
+import type { Identity, Policy, TokenService, TokenVerifier } from "../types.ts";
+import type { AtomicKvStore, KvStore } from "../store/kv_store.ts";
+import { createMemoryStore } from "../store/memory_store.ts";
+import { createSealer, parseKeyring } from "../store/sealer.ts";
+import { createTokenVerifier } from "../idp/mod.ts";
+import { createPolicy } from "../policy/mod.ts";
+import { createTokenService } from "../arcgis/mod.ts";
+import { createProxyHandler } from "../proxy/mod.ts";
+import { type BrokerEnv, createAuthenticate } from "./authenticate.ts";
+import { createRoutes } from "./routes.ts";
+
+/** Options for {@link createBroker}: the platform dependencies plus the secret values. */
+export interface BrokerOptions extends Partial<Deps> {
+  /** Secret values by environment-variable name (every `…Env` field of the config must be present). */
+  secrets?: Secrets;
+  /**
+   * A store with atomic operations for single-use link `state` and refresh-token rotation (a Durable Object on
+   * Workers). @default `store` when it is atomic
+   */
+  coordinator?: AtomicKvStore;
+  /**
+   * Share in-flight promises (JWKS fetch, token refresh) across requests. Must be `false` on Cloudflare Workers,
+   * where a promise started by one request cannot be awaited by another. @default true
+   */
+  shareInFlight?: boolean;
+  /**
+   * Per-identity rate limit for the proxy: resolves `false` when the key is over its limit. `brokerFromEnv` builds it
+   * from the Workers rate-limiting binding named by `proxy.rateLimitBinding`. @default no limit
+   */
+  rateLimit?: (key: string) => Promise<boolean>;
+}
+
+/** A built broker. */
+export interface Broker {
+  /** The validated configuration. */
+  readonly config: BrokerConfig;
+  /** Hono middleware that verifies the IdP bearer token and sets `c.var.identity`. */
+  authenticate(): MiddlewareHandler<BrokerEnv>;
+  /** The routes, to mount with `app.route(config.mountPath, broker.routes())`. */
+  routes(): Hono<BrokerEnv>;
+  /** The token verifier (for non-Hono callers). */
+  readonly verifier: TokenVerifier;
+  /** The ArcGIS token service (for non-Hono callers). */
+  readonly tokens: TokenService;
+  /** The claims → profiles policy. */
+  readonly policy: Policy;
+}
+
+/**
+ * Builds a broker from a config object (validated here; throws `ConfigError` naming each bad field) and the
+ * platform's dependencies. Nothing is fetched until the first request.
+ */
+export function createBroker(config: BrokerConfigInput | BrokerConfig, options: BrokerOptions = {}): Broker {
+  const parsed = parseConfig(config);
+  const secrets = resolveSecrets(parsed, options.secrets ?? {});
+  const now = options.now ?? Date.now;
+  const log = options.log ?? silentLog;
+  const deps: Deps = {
+    now,
+    fetch: options.fetch ?? ((input, init) => globalThis.fetch(input, init)),
+    store: options.store ?? createMemoryStore({ now }),
+    log,
+    waitUntil: options.waitUntil ?? ((promise) => {
+      promise.catch(() => log({ level: "warn", msg: "Background task failed" }));
+    }),
+  };
+  const shareInFlight = options.shareInFlight ?? true;
+  const keyring = parseKeyring(secrets[parsed.sealing.keysEnv]);
+  const sealer = createSealer(keyring);
+  const verifier = createTokenVerifier(parsed.issuers, deps, {
+    maxTokenBytes: parsed.validation.maxTokenBytes,
+    memoMaxEntries: parsed.validation.memoMaxEntries,
+    shareInFlight,
+  });
+  const policy = createPolicy(parsed);
+  const tokens = createTokenService(parsed, deps, {
+    secrets,
+    sealer,
+    coordinator: options.coordinator,
+    shareInFlight,
+  });
+  const proxy = createProxyHandler(
+    { proxy: parsed.proxy, allowInsecureLoopback: parsed.arcgis.allowInsecureLoopback },
+    deps,
+    {
+      tokens: (identity, profile, url, opts) => tokens.tokenForUrl(identity, profile, url, opts),
+      ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
+    },
+  );
+  let routes: Hono<BrokerEnv> | undefined;
+  const authenticate = createAuthenticate(verifier, { log });
+  return {
+    config: parsed,
+    verifier,
+    tokens,
+    policy,
+    authenticate: () => authenticate,
+    routes: () =>
+      routes ??= createRoutes({
+        verifier,
+        policy,
+        tokens,
+        proxy: (request, context) => proxy.handle(request, context),
+        store: deps.store,
+        cors: parsed.cors,
+        mountPath: parsed.mountPath,
+        log,
+        now,
+      }),
+  };
+}
+
+/** Identity type re-exported for hosts that type `c.var.identity`. */
+export type { BrokerEnv, Identity };
+
+interface CachedBroker {
+  fingerprint: string;
+  broker: Broker;
+}
+
+/** Platform dependencies for {@link brokerFromEnv}; `store` may be built per call from `env` bindings. */
+export type BrokerFromEnvOptions = BrokerOptions;
+
+/** A cache of one broker per isolate, rebuilt only when the config text or a secret changes. */
+export interface BrokerCache {
+  /** The broker for `env`, built on first use and reused while the config and secrets are unchanged. */
+  get(env: Readonly<Record<string, unknown>>, options?: BrokerFromEnvOptions): Broker;
+}
+
+/** Creates a {@link BrokerCache}. Hosts usually use {@link brokerFromEnv}, which shares one per isolate. */
+export function createBrokerCache(): BrokerCache {
+  let cached: CachedBroker | undefined;
+  return {
+    get(env, options = {}) {
+      const { config, secrets } = configFromEnv(env);
+      const fingerprint = JSON.stringify([env.BROKER_CONFIG, Object.entries(secrets).sort()]);
+      if (cached !== undefined && cached.fingerprint === fingerprint) return cached.broker;
+      const rateLimit = options.rateLimit ?? rateLimitFromBinding(env, config.proxy.rateLimitBinding);
+      const broker = createBroker(config, {
+        ...options,
+        secrets,
+        ...(rateLimit === undefined ? {} : { rateLimit }),
+      });
+      cached = { fingerprint, broker };
+      return broker;
+    },
+  };
+}
+
+interface RateLimitBindingLike {
+  limit(options: { key: string }): Promise<{ success: boolean }>;
+}
+
+function rateLimitFromBinding(
+  env: Readonly<Record<string, unknown>>,
+  name: string | undefined,
+): ((key: string) => Promise<boolean>) | undefined {
+  if (name === undefined) return undefined;
+  const binding = env[name] as Partial<RateLimitBindingLike> | undefined;
+  if (binding === undefined || typeof binding.limit !== "function") {
+    throw new ConfigError([{
+      path: "proxy.rateLimitBinding",
+      message: `No rate-limiting binding named "${name}"`,
+    }]);
+  }
+  const limiter = binding as RateLimitBindingLike;
+  return async (key) => (await limiter.limit({ key })).success;
+}
+
+const isolateCache = createBrokerCache();
+
+/**
+ * The broker for a Workers `env` (or `Deno.env.toObject()`): built once per isolate from `BROKER_CONFIG` and the
+ * secrets it names, reused while they are unchanged, so caches survive across requests. Fails closed with a
+ * `ConfigError` when `BROKER_CONFIG` is missing or invalid.
+ */
+export function brokerFromEnv(
+  env: Readonly<Record<string, unknown>>,
+  options: BrokerFromEnvOptions = {},
+): Broker {
+  return isolateCache.get(env, options);
+}
+
+export { ConfigError };
