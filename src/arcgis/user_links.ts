@@ -279,14 +279,20 @@ class ArcGISUserLinks implements UserLinks {
       return await refuse("The ArcGIS user does not match the signed-in identity", "identity_mismatch");
     }
     const link = this.#linkFrom(profile, { ...issued, username: user.username }, issuedAt);
-    const linkId = await this.#links.putPending({
-      issuer: state.issuer,
-      subject: state.subject,
-      profile: state.profile,
-      link,
-      accessToken: issued.token,
-      accessExpires: issued.expires,
-    });
+    let linkId: string;
+    try {
+      linkId = await this.#links.putPending({
+        issuer: state.issuer,
+        subject: state.subject,
+        profile: state.profile,
+        link,
+        accessToken: issued.token,
+        accessExpires: issued.expires,
+      });
+    } catch (error) {
+      await this.#revoke(profile, [issued.refreshToken, issued.token]);
+      throw error;
+    }
     const target = new URL(state.returnTo);
     target.searchParams.set("linkId", linkId);
     return target.href;
