@@ -1,0 +1,737 @@
+/**
+ * {@link startOidcIdp}: a real OpenID provider (the npm package `oidc-provider`) on `127.0.0.1`, for tests, the
+ * demo and browser tests. It issues JWT access tokens for one resource (RFC 8707 resource indicators, RFC 9068
+ * `at+jwt`), ID tokens, and client-credentials tokens, signed with keys generated here; it can rotate its keys,
+ * stop and start again on the same port (to play an IdP outage), and get tokens for a user programmatically by
+ * driving the authorization code flow with PKCE over HTTP.
+ *
+ * Logins are a development login: the interaction page lists the configured users (a demo user by default) and
+ * signs in whoever is picked, with no password; a `login_hint` naming a user signs in without a page. Consent is
+ * granted automatically. Nothing is printed.
+ *
+ * This file is a platform adapter for Deno and Node (`node:http`); it is not part of the edge core.
+ *
+ * @module
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+import * as jose from "jose";
+
+/** Signing algorithms the test IdP can use. */
+export type OidcIdpAlgorithm = "RS256" | "PS256" | "ES256" | "ES384" | "EdDSA";
+
+/** A user the test IdP can sign in. */
+export interface OidcIdpUser {
+  /** The subject (`sub`) and login name. */
+  sub: string;
+  /** Claims for ID tokens (by scope) and access tokens (all of them), e.g. `groups`, `preferred_username`. */
+  claims?: Readonly<Record<string, unknown>>;
+}
+
+/** Options for {@link startOidcIdp}. */
+export interface StartOidcIdpOptions {
+  /** Algorithm of access tokens, ID tokens and every generated key. @default "RS256" */
+  algorithm?: OidcIdpAlgorithm;
+  /** `aud` of access tokens. @default "arcgis-broker" */
+  audience?: string;
+  /** The resource indicator access tokens are issued for (absolute URI). @default "urn:arcgis-broker" */
+  resource?: string;
+  /** Scopes of that resource. @default ["arcgis"] */
+  resourceScopes?: readonly string[];
+  /** Users who can sign in. @default [OIDC_IDP_DEMO_USER] */
+  users?: readonly OidcIdpUser[];
+  /** Client id of the public SPA client (authorization code + PKCE, no secret). @default "spa" */
+  spaClientId?: string;
+  /** Redirect URIs of the SPA client, besides the IdP's own `/dev/callback`. @default [] */
+  spaRedirectUris?: readonly string[];
+  /** Client id of the confidential client-credentials client. @default "broker-service" */
+  serviceClientId?: string;
+  /** Its secret. @default random */
+  serviceClientSecret?: string;
+  /** Access token lifetime, seconds. @default 300 */
+  accessTokenTtlSeconds?: number;
+  /** ID token lifetime, seconds. @default 300 */
+  idTokenTtlSeconds?: number;
+  /** Port to listen on; 0 picks a free one. @default 0 */
+  port?: number;
+}
+
+/** Tokens from the authorization code flow. */
+export interface OidcIdpTokens {
+  /** The JWT access token (`typ: at+jwt`, `aud`: the configured audience). */
+  accessToken: string;
+  /** The ID token (`aud`: the SPA client id). */
+  idToken: string;
+  /** Access token lifetime, seconds. */
+  expiresIn: number;
+  /** Granted scopes. */
+  scope: string;
+}
+
+/** Options for {@link OidcIdp.login}. */
+export interface OidcIdpLoginOptions {
+  /** Which user signs in. */
+  sub: string;
+  /** Requested scopes. @default "openid profile email groups" plus the resource scopes */
+  scope?: string;
+  /** `nonce` of the authorization request (ends up in the ID token). @default random */
+  nonce?: string;
+}
+
+/** A running test IdP. */
+export interface OidcIdp extends AsyncDisposable {
+  /** The issuer, `http://127.0.0.1:<port>`. */
+  readonly issuer: string;
+  /** The port, stable across {@link OidcIdp.stop} and {@link OidcIdp.start}. */
+  readonly port: number;
+  /** Where the JWKS is served. */
+  readonly jwksUri: string;
+  /** `aud` of access tokens. */
+  readonly audience: string;
+  /** The resource indicator. */
+  readonly resource: string;
+  /** Signing algorithm. */
+  readonly algorithm: OidcIdpAlgorithm;
+  /** The SPA client id. */
+  readonly spaClientId: string;
+  /** The client-credentials client id. */
+  readonly serviceClientId: string;
+  /** Its secret. */
+  readonly serviceClientSecret: string;
+  /** Whether it currently listens. */
+  readonly running: boolean;
+  /** Kid of the key that signs new tokens. */
+  signingKid(): string;
+  /** Kids in the published JWKS, signing key first. */
+  publishedKids(): string[];
+  /** Signs `sub` in through the authorization code flow with PKCE and returns the tokens. */
+  login(options: OidcIdpLoginOptions): Promise<OidcIdpTokens>;
+  /** A client-credentials access token for the resource. */
+  clientCredentials(options?: { scope?: string }): Promise<string>;
+  /** Generates a new signing key; the previous keys stay published unless `keepPrevious` is false. Returns its kid. */
+  rotateKey(options?: { keepPrevious?: boolean }): Promise<string>;
+  /** Stops publishing a key that no longer signs. */
+  removeKey(kid: string): Promise<void>;
+  /** Stops listening (connections refused) without forgetting state. */
+  stop(): Promise<void>;
+  /** Listens again on the same port. */
+  start(): Promise<void>;
+  /** Stops and releases everything. */
+  close(): Promise<void>;
+}
+
+/** The default user: a viewer in the demo. */
+export const OIDC_IDP_DEMO_USER: OidcIdpUser = Object.freeze({
+  sub: "demo",
+  claims: Object.freeze({
+    name: "Demo User",
+    preferred_username: "demo",
+    email: "demo@example.com",
+    email_verified: true,
+    groups: Object.freeze(["gis-viewers"]),
+  }),
+});
+
+const _LOOPBACK = "127.0.0.1";
+const _DEV_CALLBACK_PATH = "/dev/callback";
+const _MAX_REDIRECTS = 12;
+const _MAX_FORM_BYTES = 16 * 1024;
+
+// --- the parts of oidc-provider we use (it ships no types) ---
+
+interface _InteractionDetails {
+  uid: string;
+  prompt: { name: string; details: Record<string, unknown> };
+  params: Record<string, unknown>;
+  session?: { accountId?: string };
+  grantId?: string;
+}
+
+interface _Grant {
+  addOIDCScope(scope: string): void;
+  addOIDCClaims(claims: string[]): void;
+  addResourceScope(resource: string, scope: string): void;
+  save(): Promise<string>;
+}
+
+interface _GrantClass {
+  new (init: { accountId: string; clientId: string }): _Grant;
+  find(id: string): Promise<_Grant | undefined>;
+}
+
+interface _Provider {
+  callback(): (req: IncomingMessage, res: ServerResponse) => void;
+  interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<_InteractionDetails>;
+  interactionFinished(
+    req: IncomingMessage,
+    res: ServerResponse,
+    result: Record<string, unknown>,
+    options: { mergeWithLastSubmission: boolean },
+  ): Promise<void>;
+  Grant: _GrantClass;
+  silent?: boolean;
+}
+
+type _ProviderClass = new (issuer: string, configuration: Record<string, unknown>) => _Provider;
+
+let _providerClass: Promise<_ProviderClass> | undefined;
+
+/** Imports oidc-provider once, muting the warning it prints at import time on runtimes other than Node LTS. */
+function _loadProvider(): Promise<_ProviderClass> {
+  _providerClass ??= (async () => {
+    const warn = console.warn;
+    console.warn = () => {};
+    try {
+      const module = await import("oidc-provider");
+      return module.default as unknown as _ProviderClass;
+    } finally {
+      console.warn = warn;
+    }
+  })();
+  return _providerClass;
+}
+
+// --- a small in-memory adapter, shared by every Provider instance of one IdP (so rotation keeps sessions) ---
+
+interface _Stored {
+  payload: Record<string, unknown>;
+  expiresAtMs: number;
+}
+
+function _createAdapterFactory(): (model: string) => Record<string, unknown> {
+  const entries = new Map<string, _Stored>();
+  const byUid = new Map<string, string>();
+  const byUserCode = new Map<string, string>();
+  const byGrant = new Map<string, Set<string>>();
+  const read = (key: string): Record<string, unknown> | undefined => {
+    const entry = entries.get(key);
+    if (entry === undefined) return undefined;
+    if (Date.now() >= entry.expiresAtMs) {
+      entries.delete(key);
+      return undefined;
+    }
+    return entry.payload;
+  };
+  return (model: string) => {
+    const keyOf = (id: string) => `${model}:${id}`;
+    return {
+      upsert(id: string, payload: Record<string, unknown>, expiresIn?: number): Promise<void> {
+        const key = keyOf(id);
+        const expiresAtMs = typeof expiresIn === "number"
+          ? Date.now() + expiresIn * 1000
+          : Number.POSITIVE_INFINITY;
+        entries.set(key, { payload, expiresAtMs });
+        if (typeof payload.uid === "string" && model === "Session") byUid.set(payload.uid, id);
+        if (typeof payload.userCode === "string") byUserCode.set(payload.userCode, id);
+        if (typeof payload.grantId === "string") {
+          const members = byGrant.get(payload.grantId) ?? new Set<string>();
+          members.add(key);
+          byGrant.set(payload.grantId, members);
+        }
+        return Promise.resolve();
+      },
+      find: (id: string) => Promise.resolve(read(keyOf(id))),
+      findByUid: (uid: string) => {
+        const id = byUid.get(uid);
+        return Promise.resolve(id === undefined ? undefined : read(keyOf(id)));
+      },
+      findByUserCode: (userCode: string) => {
+        const id = byUserCode.get(userCode);
+        return Promise.resolve(id === undefined ? undefined : read(keyOf(id)));
+      },
+      consume(id: string): Promise<void> {
+        const payload = read(keyOf(id));
+        if (payload !== undefined) payload.consumed = Math.floor(Date.now() / 1000);
+        return Promise.resolve();
+      },
+      destroy(id: string): Promise<void> {
+        entries.delete(keyOf(id));
+        return Promise.resolve();
+      },
+      revokeByGrantId(grantId: string): Promise<void> {
+        for (const key of byGrant.get(grantId) ?? []) entries.delete(key);
+        byGrant.delete(grantId);
+        return Promise.resolve();
+      },
+    };
+  };
+}
+
+// --- helpers ---
+
+interface _Key {
+  kid: string;
+  privateJwk: jose.JWK;
+}
+
+async function _generateKey(alg: OidcIdpAlgorithm): Promise<_Key> {
+  const { privateKey } = await jose.generateKeyPair(alg, { extractable: true });
+  const kid = crypto.randomUUID();
+  return { kid, privateJwk: { ...(await jose.exportJWK(privateKey)), kid, alg, use: "sig" } };
+}
+
+function _random(bytes = 32): string {
+  return jose.base64url.encode(crypto.getRandomValues(new Uint8Array(bytes)));
+}
+
+function _escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+async function _readForm(req: IncomingMessage): Promise<URLSearchParams> {
+  let size = 0;
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of req) {
+    const bytes = chunk as Uint8Array;
+    size += bytes.byteLength;
+    if (size > _MAX_FORM_BYTES) throw new Error("Form too large");
+    chunks.push(bytes);
+  }
+  const body = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    body.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return new URLSearchParams(new TextDecoder().decode(body));
+}
+
+function _send(res: ServerResponse, status: number, contentType: string, body: string): void {
+  res.statusCode = status;
+  res.setHeader("content-type", contentType);
+  res.setHeader("cache-control", "no-store");
+  res.end(body);
+}
+
+function _loginPage(uid: string, users: readonly OidcIdpUser[], clientId: string): string {
+  const buttons = users.map((user) => {
+    const label = typeof user.claims?.name === "string" ? `${user.claims.name} (${user.sub})` : user.sub;
+    return `<button type="submit" name="login" value="${_escapeHtml(user.sub)}">${
+      _escapeHtml(label)
+    }</button>`;
+  }).join("\n");
+  return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Test IdP sign-in</title></head>
+<body><h1>Test IdP: development sign-in</h1><p>Sign in to <code>${_escapeHtml(clientId)}</code> as:</p>
+<form method="post" action="/interaction/${_escapeHtml(uid)}">${buttons}</form></body></html>`;
+}
+
+/** A cookie jar for one browser session (names and values only: one host, every path). */
+class _CookieJar {
+  readonly #cookies = new Map<string, string>();
+
+  take(response: Response): void {
+    for (const line of response.headers.getSetCookie()) {
+      const [pair] = line.split(";");
+      const index = pair.indexOf("=");
+      if (index < 1) continue;
+      const name = pair.slice(0, index).trim();
+      const value = pair.slice(index + 1).trim();
+      if (value === "" || /;\s*max-age=0/i.test(line)) this.#cookies.delete(name);
+      else this.#cookies.set(name, value);
+    }
+  }
+
+  header(): string {
+    return [...this.#cookies].map(([name, value]) => `${name}=${value}`).join("; ");
+  }
+}
+
+function _listen(
+  port: number,
+  handler: (req: IncomingMessage, res: ServerResponse) => void,
+): Promise<Server> {
+  const server = createServer(handler);
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, _LOOPBACK, () => {
+      server.off("error", reject);
+      resolve(server);
+    });
+  });
+}
+
+function _closeServer(server: Server): Promise<void> {
+  return new Promise<void>((resolve) => {
+    server.close(() => resolve());
+    server.closeAllConnections();
+  });
+}
+
+// --- the IdP ---
+
+class TestOidcIdp implements OidcIdp {
+  readonly issuer: string;
+  readonly port: number;
+  readonly jwksUri: string;
+  readonly audience: string;
+  readonly resource: string;
+  readonly algorithm: OidcIdpAlgorithm;
+  readonly spaClientId: string;
+  readonly serviceClientId: string;
+  readonly serviceClientSecret: string;
+  readonly #users: ReadonlyMap<string, OidcIdpUser>;
+  readonly #resourceScopes: readonly string[];
+  readonly #spaRedirectUris: readonly string[];
+  readonly #accessTokenTtlSeconds: number;
+  readonly #idTokenTtlSeconds: number;
+  readonly #cookieKeys = [_random(), _random()];
+  readonly #adapter = _createAdapterFactory();
+  readonly #ProviderClass: _ProviderClass;
+  #keys: _Key[];
+  #provider!: _Provider;
+  #handler!: (req: IncomingMessage, res: ServerResponse) => void;
+  #server: Server | undefined;
+  #closed = false;
+
+  constructor(
+    ProviderClass: _ProviderClass,
+    port: number,
+    firstKey: _Key,
+    options: StartOidcIdpOptions,
+  ) {
+    this.#ProviderClass = ProviderClass;
+    this.port = port;
+    this.issuer = `http://${_LOOPBACK}:${port}`;
+    this.jwksUri = `${this.issuer}/jwks`;
+    this.algorithm = options.algorithm ?? "RS256";
+    this.audience = options.audience ?? "arcgis-broker";
+    this.resource = options.resource ?? "urn:arcgis-broker";
+    this.#resourceScopes = options.resourceScopes ?? ["arcgis"];
+    this.#users = new Map((options.users ?? [OIDC_IDP_DEMO_USER]).map((user) => [user.sub, user]));
+    this.spaClientId = options.spaClientId ?? "spa";
+    this.#spaRedirectUris = [`${this.issuer}${_DEV_CALLBACK_PATH}`, ...(options.spaRedirectUris ?? [])];
+    this.serviceClientId = options.serviceClientId ?? "broker-service";
+    this.serviceClientSecret = options.serviceClientSecret ?? _random();
+    this.#accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 300;
+    this.#idTokenTtlSeconds = options.idTokenTtlSeconds ?? 300;
+    this.#keys = [firstKey];
+    this.#build();
+  }
+
+  get running(): boolean {
+    return this.#server !== undefined;
+  }
+
+  signingKid(): string {
+    return this.#keys[0].kid;
+  }
+
+  publishedKids(): string[] {
+    return this.#keys.map((key) => key.kid);
+  }
+
+  /** (Re)creates the Provider with the current keys; state lives in the shared adapter. */
+  #build(): void {
+    const users = this.#users;
+    const origins = new Set(this.#spaRedirectUris.map((uri) => new URL(uri).origin));
+    const resourceServer = {
+      scope: this.#resourceScopes.join(" "),
+      audience: this.audience,
+      accessTokenFormat: "jwt",
+      accessTokenTTL: this.#accessTokenTtlSeconds,
+      jwt: { sign: { alg: this.algorithm } },
+    };
+    const provider = new this.#ProviderClass(this.issuer, {
+      adapter: this.#adapter,
+      jwks: { keys: this.#keys.map((key) => key.privateJwk) },
+      cookies: { keys: this.#cookieKeys },
+      clients: [
+        {
+          client_id: this.spaClientId,
+          token_endpoint_auth_method: "none",
+          grant_types: ["authorization_code", "refresh_token"],
+          response_types: ["code"],
+          redirect_uris: [...this.#spaRedirectUris],
+          id_token_signed_response_alg: this.algorithm,
+        },
+        {
+          client_id: this.serviceClientId,
+          client_secret: this.serviceClientSecret,
+          grant_types: ["client_credentials"],
+          response_types: [],
+          redirect_uris: [],
+          id_token_signed_response_alg: this.algorithm,
+        },
+      ],
+      clientDefaults: { id_token_signed_response_alg: this.algorithm },
+      claims: {
+        openid: ["sub"],
+        profile: ["name", "preferred_username", "given_name", "family_name"],
+        email: ["email", "email_verified"],
+        groups: ["groups"],
+      },
+      conformIdTokenClaims: false,
+      features: {
+        devInteractions: { enabled: false },
+        clientCredentials: { enabled: true },
+        resourceIndicators: {
+          enabled: true,
+          defaultResource: () => this.resource,
+          useGrantedResource: () => true,
+          getResourceServerInfo: (_ctx: unknown, indicator: string) => {
+            if (indicator !== this.resource) throw new Error("Unknown resource");
+            return resourceServer;
+          },
+        },
+      },
+      interactions: {
+        url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}`,
+      },
+      findAccount: (_ctx: unknown, sub: string) => {
+        const user = users.get(sub);
+        if (user === undefined) return undefined;
+        return { accountId: sub, claims: () => ({ ...user.claims, sub }) };
+      },
+      extraTokenClaims: (_ctx: unknown, token: { accountId?: string }) => {
+        const user = token.accountId === undefined ? undefined : users.get(token.accountId);
+        return user === undefined ? undefined : { ...user.claims };
+      },
+      ttl: {
+        AccessToken: this.#accessTokenTtlSeconds,
+        ClientCredentials: this.#accessTokenTtlSeconds,
+        IdToken: this.#idTokenTtlSeconds,
+        AuthorizationCode: 60,
+        Interaction: 600,
+        Session: 3600,
+        Grant: 3600,
+        RefreshToken: 3600,
+      },
+      clientBasedCORS: (_ctx: unknown, origin: string) => origins.has(origin),
+      renderError: (ctx: { type: string; body: unknown }, out: Record<string, unknown>) => {
+        ctx.type = "application/json";
+        ctx.body = { error: out.error, error_description: out.error_description };
+      },
+      pkce: { required: () => true },
+    });
+    provider.silent = true;
+    this.#provider = provider;
+    this.#handler = provider.callback();
+  }
+
+  /** Serves one request: the interaction pages here, everything else by the current Provider. */
+  async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const path = new URL(req.url ?? "/", this.issuer).pathname;
+      if (path.startsWith("/interaction/")) return await this.#interaction(req, res);
+      if (path === _DEV_CALLBACK_PATH) {
+        return _send(res, 200, "text/plain", "Signed in: the code is in the URL");
+      }
+      this.#handler(req, res);
+    } catch {
+      if (!res.headersSent) _send(res, 500, "text/plain", "Test IdP error");
+      else res.end();
+    }
+  }
+
+  /** The development login and the automatic consent. */
+  async #interaction(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const provider = this.#provider;
+    let details: _InteractionDetails;
+    try {
+      details = await provider.interactionDetails(req, res);
+    } catch {
+      return _send(res, 400, "text/plain", "Unknown or expired interaction");
+    }
+    const { prompt, params, session } = details;
+    if (prompt.name === "login") {
+      let login = typeof params.login_hint === "string" ? params.login_hint : undefined;
+      if (req.method === "POST") login = (await _readForm(req)).get("login") ?? undefined;
+      if (login === undefined || !this.#users.has(login)) {
+        const clientId = typeof params.client_id === "string" ? params.client_id : "";
+        return _send(
+          res,
+          200,
+          "text/html; charset=utf-8",
+          _loginPage(details.uid, [...this.#users.values()], clientId),
+        );
+      }
+      return await provider.interactionFinished(req, res, { login: { accountId: login } }, {
+        mergeWithLastSubmission: false,
+      });
+    }
+    if (prompt.name === "consent") {
+      const accountId = session?.accountId;
+      const clientId = params.client_id;
+      if (typeof accountId !== "string" || typeof clientId !== "string") {
+        return _send(res, 400, "text/plain", "No session");
+      }
+      const grant = details.grantId === undefined
+        ? new provider.Grant({ accountId, clientId })
+        : (await provider.Grant.find(details.grantId)) ?? new provider.Grant({ accountId, clientId });
+      const missing = prompt.details;
+      if (Array.isArray(missing.missingOIDCScope)) grant.addOIDCScope(missing.missingOIDCScope.join(" "));
+      if (Array.isArray(missing.missingOIDCClaims)) {
+        grant.addOIDCClaims(missing.missingOIDCClaims as string[]);
+      }
+      const resourceScopes = missing.missingResourceScopes as Record<string, string[]> | undefined;
+      for (const [indicator, scopes] of Object.entries(resourceScopes ?? {})) {
+        grant.addResourceScope(indicator, scopes.join(" "));
+      }
+      const grantId = await grant.save();
+      return await provider.interactionFinished(req, res, { consent: { grantId } }, {
+        mergeWithLastSubmission: true,
+      });
+    }
+    return _send(res, 400, "text/plain", "Unsupported prompt");
+  }
+
+  /** Takes over the server {@link startOidcIdp} started. */
+  adopt(server: Server): void {
+    this.#server = server;
+  }
+
+  async start(): Promise<void> {
+    if (this.#closed) throw new Error("Test IdP is closed");
+    if (this.#server !== undefined) return;
+    this.#server = await _listen(this.port, (req, res) => void this.handle(req, res));
+  }
+
+  async stop(): Promise<void> {
+    const server = this.#server;
+    if (server === undefined) return;
+    this.#server = undefined;
+    await _closeServer(server);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.stop();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  async rotateKey(options: { keepPrevious?: boolean } = {}): Promise<string> {
+    const key = await _generateKey(this.algorithm);
+    this.#keys = options.keepPrevious === false ? [key] : [key, ...this.#keys];
+    this.#build();
+    return key.kid;
+  }
+
+  removeKey(kid: string): Promise<void> {
+    if (this.#keys[0].kid === kid) return Promise.reject(new Error("Cannot remove the signing key"));
+    this.#keys = this.#keys.filter((key) => key.kid !== kid);
+    this.#build();
+    return Promise.resolve();
+  }
+
+  async #fetch(url: string, init: RequestInit = {}): Promise<Response> {
+    return await fetch(url, { ...init, redirect: "manual" });
+  }
+
+  async login(options: OidcIdpLoginOptions): Promise<OidcIdpTokens> {
+    if (!this.#users.has(options.sub)) throw new Error(`Unknown test user "${options.sub}"`);
+    const verifier = _random();
+    const challenge = jose.base64url.encode(
+      new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier))),
+    );
+    const state = _random(16);
+    const redirectUri = this.#spaRedirectUris[0];
+    const authorize = new URL(`${this.issuer}/auth`);
+    for (
+      const [name, value] of Object.entries({
+        client_id: this.spaClientId,
+        response_type: "code",
+        redirect_uri: redirectUri,
+        scope: options.scope ?? ["openid profile email groups", ...this.#resourceScopes].join(" "),
+        state,
+        nonce: options.nonce ?? _random(16),
+        code_challenge: challenge,
+        code_challenge_method: "S256",
+        login_hint: options.sub,
+        resource: this.resource,
+      })
+    ) authorize.searchParams.set(name, value);
+    const jar = new _CookieJar();
+    let url = authorize.href;
+    let code: string | undefined;
+    for (let hop = 0; hop < _MAX_REDIRECTS && code === undefined; hop++) {
+      const response = await this.#fetch(url, { headers: { cookie: jar.header() } });
+      jar.take(response);
+      await response.body?.cancel();
+      const location = response.headers.get("location");
+      if (location === null) throw new Error(`Login stopped at status ${response.status}`);
+      const next = new URL(location, url);
+      if (next.href.startsWith(redirectUri)) {
+        if (next.searchParams.get("state") !== state) throw new Error("Login returned a wrong state");
+        const error = next.searchParams.get("error");
+        if (error !== null) throw new Error(`Login failed: ${error}`);
+        code = next.searchParams.get("code") ?? undefined;
+        if (code === undefined) throw new Error("Login returned no code");
+      }
+      url = next.href;
+    }
+    if (code === undefined) throw new Error("Login did not finish");
+    const response = await this.#fetch(`${this.issuer}/token`, {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({
+        grant_type: "authorization_code",
+        client_id: this.spaClientId,
+        code,
+        redirect_uri: redirectUri,
+        code_verifier: verifier,
+      }),
+    });
+    const body = await response.json() as Record<string, unknown>;
+    if (
+      response.status !== 200 || typeof body.access_token !== "string" || typeof body.id_token !== "string"
+    ) {
+      throw new Error(`Token exchange failed: ${String(body.error ?? response.status)}`);
+    }
+    return {
+      accessToken: body.access_token,
+      idToken: body.id_token,
+      expiresIn: Number(body.expires_in),
+      scope: String(body.scope ?? ""),
+    };
+  }
+
+  async clientCredentials(options: { scope?: string } = {}): Promise<string> {
+    const response = await this.#fetch(`${this.issuer}/token`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-www-form-urlencoded",
+        authorization: `Basic ${btoa(`${this.serviceClientId}:${this.serviceClientSecret}`)}`,
+      },
+      body: new URLSearchParams({
+        grant_type: "client_credentials",
+        scope: options.scope ?? this.#resourceScopes.join(" "),
+        resource: this.resource,
+      }),
+    });
+    const body = await response.json() as Record<string, unknown>;
+    if (response.status !== 200 || typeof body.access_token !== "string") {
+      throw new Error(
+        `Client credentials failed: ${String(body.error ?? response.status)} ${
+          String(body.error_description)
+        }`,
+      );
+    }
+    return body.access_token;
+  }
+}
+
+/**
+ * Starts a test IdP on `127.0.0.1` (a free port unless `options.port`), listening when the promise resolves.
+ * Close it with `close()` or `await using`.
+ */
+export async function startOidcIdp(options: StartOidcIdpOptions = {}): Promise<OidcIdp> {
+  const ProviderClass = await _loadProvider();
+  const firstKey = await _generateKey(options.algorithm ?? "RS256");
+  // Listen first to learn the port: the issuer (and so the Provider) depends on it.
+  let idp: TestOidcIdp | undefined;
+  const server = await _listen(options.port ?? 0, (req, res) => {
+    if (idp === undefined) _send(res, 503, "text/plain", "Starting");
+    else void idp.handle(req, res);
+  });
+  try {
+    idp = new TestOidcIdp(ProviderClass, (server.address() as AddressInfo).port, firstKey, options);
+  } catch (error) {
+    await _closeServer(server);
+    throw error;
+  }
+  idp.adopt(server);
+  return idp;
+}
