@@ -51,6 +51,11 @@ export type Flights = Map<string, Promise<CachedToken>>;
 export interface ObtainOptions {
   /** Where concurrent fetches of the same key meet (per isolate, or per call). */
   flights: Flights;
+  /**
+   * Tokens already obtained in this call, by key: reused without reading the store again (so one call fetches
+   * each token at most once even when the store keeps nothing, e.g. after a KV write failure).
+   */
+  memo?: Map<string, CachedToken>;
   /** Skip the cached value and fetch a new one. */
   forceRefresh?: boolean;
   /** A token upstream refused: if it is the cached one, it is purged first. */
@@ -237,8 +242,27 @@ class SealedTokenCache implements TokenCache {
     fetcher: () => Promise<CachedToken>,
     options: ObtainOptions,
   ): Promise<CachedToken> {
-    const { flights } = options;
+    const token = await this.#obtain(key, fetcher, options);
+    options.memo?.set(key, token);
+    return token;
+  }
+
+  async #obtain(
+    key: string,
+    fetcher: () => Promise<CachedToken>,
+    options: ObtainOptions,
+  ): Promise<CachedToken> {
+    const { flights, memo } = options;
     const minMs = Math.max(this.#marginMs, options.minRemainingMs ?? 0);
+    const memoed = memo?.get(key) ?? null;
+    if (options.forceRefresh === true || options.rejectedToken !== undefined) {
+      if (memoed !== null) {
+        if (options.rejectedToken === undefined || memoed.token === options.rejectedToken) memo!.delete(key);
+        else if (this.#usable(memoed, minMs)) return memoed;
+      }
+    } else if (this.#usable(memoed, minMs)) {
+      return memoed;
+    }
     if (options.forceRefresh === true || options.rejectedToken !== undefined) {
       const cached = await this.#read(key);
       const refused = cached !== null &&

@@ -72,6 +72,7 @@ type _Audience = "proxy" | "browser";
 
 interface _Call {
   flights: Flights;
+  memo: Map<string, CachedToken>;
 }
 
 interface _Fetch {
@@ -194,7 +195,7 @@ class ArcGISTokens implements ArcGISTokenService {
   }
 
   #call(): _Call {
-    return { flights: this.#shareInFlight ? this.#flights : new Map() };
+    return { flights: this.#shareInFlight ? this.#flights : new Map(), memo: new Map() };
   }
 
   #profile(name: string): ProfileConfig | undefined {
@@ -324,6 +325,7 @@ class ArcGISTokens implements ArcGISTokenService {
     const key = await this.#key(identity, name, audience, "portal");
     return await this.#cache.obtain(key, () => this.#fetchPortal(identity, name, profile, audience), {
       flights: call.flights,
+      memo: call.memo,
       ...fetch,
     });
   }
@@ -369,7 +371,7 @@ class ArcGISTokens implements ArcGISTokenService {
         ...(portal.capped === true ? { capped: true } : {}),
       };
     };
-    return await this.#cache.obtain(key, fetcher, { flights: call.flights, ...fetch });
+    return await this.#cache.obtain(key, fetcher, { flights: call.flights, memo: call.memo, ...fetch });
   }
 
   #generateServerToken(portal: CachedToken, server: ServerRoot): Promise<ApiResult<IssuedToken>> {

@@ -115,6 +115,23 @@ Deno.test("with shareInFlight false, concurrent calls do not share a fetch, but 
   assert.equal(grants(cold.fake, "client_credentials"), 2);
   await cold.service.credentials(alice, ["viewerWeb"]);
   assert.equal(grants(cold.fake, "client_credentials"), 2, "resolved values are shared through the store");
+  const noStore: KvStore = {
+    get: () => Promise.resolve(null),
+    set: () => Promise.resolve(),
+    delete: () => Promise.resolve(),
+  };
+  const forgetful = createHarness({ service: { shareInFlight: false }, store: () => noStore });
+  await forgetful.service.credentials(alice, ["viewerWeb"]);
+  assert.equal(
+    grants(forgetful.fake, "client_credentials"),
+    1,
+    "one call fetches each token once, store or not",
+  );
+  const portal = await forgetful.service.tokenForUrl(alice, "viewer", SERVICE_URL);
+  const again = await forgetful.service.tokenForUrl(alice, "viewer", SERVICE_URL, {
+    rejectedToken: portal.token,
+  });
+  assert.notEqual(again.token, portal.token);
 });
 
 Deno.test("raw stored values contain no token, refresh token, verifier or secret", async () => {
