@@ -65,6 +65,7 @@ Deno.test("tokens from a real OpenID provider", async (t) => {
         await startOidcIdp({
           algorithm,
           accessTokenTtlSeconds: 3600,
+          spaRedirectUris: ["http://127.0.0.1:9/app/callback"],
           idTokenTtlSeconds: 3600,
           users: [{ sub: "alice", claims: { preferred_username: "alice", groups: ["gis-editors"] } }, {
             sub: "bob",
@@ -93,6 +94,74 @@ Deno.test("tokens from a real OpenID provider", async (t) => {
         assert.equal(counted.count("/jwks"), 1);
       });
     }
+
+    await t.step(
+      "the development login page signs in the user a browser picks (PKCE, CORS for the SPA)",
+      async () => {
+        const cookies = new Map<string, string>();
+        const get = async (url: string, init: RequestInit = {}) => {
+          const headers = new Headers(init.headers);
+          headers.set("cookie", [...cookies].map(([k, v]) => `${k}=${v}`).join("; "));
+          const response = await fetch(url, { ...init, headers, redirect: "manual" });
+          for (const line of response.headers.getSetCookie()) {
+            const [pair] = line.split(";");
+            const at = pair.indexOf("=");
+            cookies.set(pair.slice(0, at), pair.slice(at + 1));
+          }
+          return response;
+        };
+        const verifierText = "v".repeat(43);
+        const challenge = jose.base64url.encode(
+          new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifierText))),
+        );
+        const redirectUri = "http://127.0.0.1:9/app/callback";
+        const authorize = `${rs.issuer}/auth?${new URLSearchParams({
+          client_id: rs.spaClientId,
+          response_type: "code",
+          redirect_uri: redirectUri,
+          scope: "openid arcgis",
+          state: "s1",
+          code_challenge: challenge,
+          code_challenge_method: "S256",
+        })}`;
+        let response = await get(authorize);
+        await response.body?.cancel();
+        const interaction = new URL(response.headers.get("location")!, rs.issuer).href;
+        response = await get(interaction);
+        const page = await response.text();
+        assert.equal(response.status, 200);
+        assert.match(page, /name="login" value="alice"/);
+        response = await get(interaction, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded" },
+          body: "login=alice",
+        });
+        await response.body?.cancel();
+        let location = new URL(response.headers.get("location")!, rs.issuer).href;
+        for (let hop = 0; hop < 6 && !location.startsWith(redirectUri); hop++) {
+          response = await get(location);
+          await response.body?.cancel();
+          location = new URL(response.headers.get("location")!, location).href;
+        }
+        const code = new URL(location).searchParams.get("code")!;
+        assert.equal(new URL(location).searchParams.get("state"), "s1");
+        const token = await fetch(`${rs.issuer}/token`, {
+          method: "POST",
+          headers: { "content-type": "application/x-www-form-urlencoded", origin: "http://127.0.0.1:9" },
+          body: new URLSearchParams({
+            grant_type: "authorization_code",
+            client_id: rs.spaClientId,
+            code,
+            redirect_uri: redirectUri,
+            code_verifier: verifierText,
+          }),
+        });
+        assert.equal(token.headers.get("access-control-allow-origin"), "http://127.0.0.1:9");
+        const body = await token.json();
+        const { verifier } = verifierFor(rs);
+        assert.equal((await verifier.verify(body.access_token)).subject, "alice");
+      },
+    );
 
     await t.step(
       "a client-credentials token is accepted, and refused when clientIds exclude it",
