@@ -21,6 +21,7 @@ export class ConfigError extends BrokerError {
   /** Every problem found. */
   readonly issues: readonly ConfigIssue[];
 
+  /** Builds the error from every problem found; the message lists their paths and expectations. */
   constructor(issues: readonly ConfigIssue[]) {
     super(
       "ERR_CONFIG_INVALID",

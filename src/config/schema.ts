@@ -5,6 +5,7 @@
  * @module
  */
 import { z } from "zod";
+import type { BrokerConfig, BrokerConfigInput } from "./types.ts";
 import {
   ASYMMETRIC_ALGORITHMS,
   DEFAULT_ALGORITHMS,
@@ -194,8 +195,7 @@ const validationSchema = z.strictObject({
   memoMaxEntries: z.number().int().nonnegative().default(10_000),
 });
 
-/** The zod schema of {@link BrokerConfig}. */
-export const brokerConfigSchema = z.strictObject({
+const brokerConfigObject = z.strictObject({
   issuers: z.array(issuerSchema).min(1),
   arcgis: arcgisSchema,
   profiles: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), profileSchema),
@@ -328,6 +328,25 @@ export const brokerConfigSchema = z.strictObject({
   }
 });
 
+/**
+ * The zod schema of {@link BrokerConfig}: it accepts a {@link BrokerConfigInput} and returns the validated config
+ * with defaults applied.
+ */
+export const brokerConfigSchema: z.ZodType<BrokerConfig, BrokerConfigInput> = brokerConfigObject;
+
+// The annotation above proves the schema's output and input fit the interfaces; these prove the converse, so
+// the hand-written interfaces in types.ts describe exactly what the schema produces and accepts.
+type _Plain<T> = T extends (infer U)[] ? _Plain<U>[]
+  : T extends readonly (infer U)[] ? readonly _Plain<U>[]
+  : T extends object ? { [K in keyof T]: _Plain<T[K]> }
+  : T;
+type _Same<A, B> = (<T>() => T extends _Plain<A> ? 1 : 2) extends (<T>() => T extends _Plain<B> ? 1 : 2)
+  ? true
+  : false;
+type _Assert<T extends true> = T;
+type _OutputMatches = _Assert<_Same<z.output<typeof brokerConfigObject>, BrokerConfig>>;
+type _InputMatches = _Assert<_Same<z.input<typeof brokerConfigObject>, BrokerConfigInput>>;
+
 /** Key type (`kty`, with the curve for EC/OKP) an algorithm needs. */
 export function keyTypeOf(alg: string): string {
   if (alg.startsWith("RS") || alg.startsWith("PS")) return "RSA";
@@ -337,27 +356,41 @@ export function keyTypeOf(alg: string): string {
   return "OKP";
 }
 
-/** The validated broker configuration (defaults applied). */
-export type BrokerConfig = z.output<typeof brokerConfigSchema>;
-/** The configuration as written by users (defaults optional). */
-export type BrokerConfigInput = z.input<typeof brokerConfigSchema>;
-/** One validated `issuers[]` entry. */
-export type IssuerConfig = BrokerConfig["issuers"][number];
-/** One validated `profiles` entry. */
-export type ProfileConfig = BrokerConfig["profiles"][string];
-/** The `user` profile. */
-export type UserProfileConfig = Extract<ProfileConfig, { mode: "user" }>;
-/** The `app` profile. */
-export type AppProfileConfig = Extract<ProfileConfig, { mode: "app" }>;
-/** The `account` profile. */
-export type AccountProfileConfig = Extract<ProfileConfig, { mode: "account" }>;
-/** The `apiKey` profile. */
-export type ApiKeyProfileConfig = Extract<ProfileConfig, { mode: "apiKey" }>;
-/** One validated rule. */
-export type RuleConfig = BrokerConfig["rules"][number];
-/** One validated proxy allowlist entry. */
-export type ProxyEntryConfig = BrokerConfig["proxy"]["allow"][number];
-/** The validated `proxy` section. */
-export type ProxyConfig = BrokerConfig["proxy"];
-/** The validated `arcgis` section. */
-export type ArcGISConfig = BrokerConfig["arcgis"];
+export type {
+  AccountProfileConfig,
+  AccountProfileConfigInput,
+  ApiKeyProfileConfig,
+  ApiKeyProfileConfigInput,
+  AppProfileConfig,
+  AppProfileConfigInput,
+  ArcGISConfig,
+  ArcGISConfigInput,
+  BrokerConfig,
+  BrokerConfigInput,
+  BrowserExposureConfig,
+  BrowserExposureConfigInput,
+  CacheConfig,
+  CacheConfigInput,
+  CorsConfig,
+  CorsConfigInput,
+  IdTokensConfig,
+  IssuerConfig,
+  IssuerConfigInput,
+  JwksConfig,
+  JwksConfigInput,
+  LinkConfig,
+  LinkConfigInput,
+  ProfileConfig,
+  ProfileConfigInput,
+  ProxyConfig,
+  ProxyConfigInput,
+  ProxyEntryConfig,
+  ProxyEntryConfigInput,
+  ProxyMethod,
+  RuleConfig,
+  SealingConfig,
+  UserProfileConfig,
+  UserProfileConfigInput,
+  ValidationConfig,
+  ValidationConfigInput,
+} from "./types.ts";
