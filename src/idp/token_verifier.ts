@@ -111,6 +111,16 @@ class IdpTokenVerifier implements TokenVerifier {
   }
 
   async verify(token: string, options?: VerifyOptions): Promise<Identity> {
+    try {
+      return await this.#verify(token, options);
+    } catch (error) {
+      // Whatever a malformed token manages to trip over is still a bad token, never a 500.
+      if (error instanceof BrokerError) throw error;
+      throw invalidToken("Unexpected verification failure", error);
+    }
+  }
+
+  async #verify(token: string, options: VerifyOptions | undefined): Promise<Identity> {
     const accept = options?.accept ?? _ALL_KINDS;
     const parts = checkCompactJws(token, this.#maxTokenBytes);
     const now = this.#deps.now();

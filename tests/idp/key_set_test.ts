@@ -17,6 +17,12 @@ import { generateSigningKey } from "./_helpers.ts";
 const rsa = await generateSigningKey("RS256", "rsa-1");
 const ec = await generateSigningKey("ES256", "ec-1");
 const ed = await generateSigningKey("EdDSA", "ed-1");
+/** A second RSA key pair, with its private JWK, shared by the tests that need one (RSA generation is slow). */
+const rsaPair = await jose.generateKeyPair("RS256", { extractable: true });
+const rsa2 = {
+  publicJwk: { ...(await jose.exportJWK(rsaPair.publicKey)), kid: "rsa-2", alg: "RS256", use: "sig" },
+  privateJwk: { ...(await jose.exportJWK(rsaPair.privateKey)), kid: "leaked", alg: "RS256" },
+};
 
 function only(keySet: KeySet): string[] {
   return keySet.keys.map((key) => `${key.kid}:${key.alg}`);
@@ -36,10 +42,8 @@ Deno.test("buildKeySet() keeps sane RSA, EC and Ed25519 public keys, each bound 
   assert.deepEqual(Object.keys(keySet.byKid.get("rsa-1")!.jwk).sort(), ["e", "kty", "n"]);
 });
 
-Deno.test("buildKeySet() refuses the whole set when any key has private material", async () => {
-  const { privateKey } = await jose.generateKeyPair("RS256", { extractable: true });
-  const privateJwk = { ...(await jose.exportJWK(privateKey)), kid: "leaked", alg: "RS256" };
-  assert.throws(() => buildKeySet({ keys: [rsa.publicJwk, privateJwk] }, ["RS256"]), JwksRejectedError);
+Deno.test("buildKeySet() refuses the whole set when any key has private material", () => {
+  assert.throws(() => buildKeySet({ keys: [rsa.publicJwk, rsa2.privateJwk] }, ["RS256"]), JwksRejectedError);
   for (const member of ["d", "p", "q", "dp", "dq", "qi", "oth"]) {
     const jwk = { ...rsa.publicJwk, [member]: "AQAB" };
     assert.throws(() => buildKeySet({ keys: [jwk] }, ["RS256"]), JwksRejectedError, member);
@@ -158,9 +162,9 @@ Deno.test("buildKeySet() skips keys whose alg is not configured", () => {
   assert.equal(buildKeySet({ keys: [{ ...rsa.publicJwk, alg: "none" }] }, ["RS256"]).keys.length, 0);
 });
 
-Deno.test("buildKeySet() refuses every key of a duplicated kid", async () => {
-  const other = await generateSigningKey("RS256", "rsa-1");
-  const keySet = buildKeySet({ keys: [rsa.publicJwk, other.publicJwk, ec.publicJwk] }, ["RS256", "ES256"]);
+Deno.test("buildKeySet() refuses every key of a duplicated kid", () => {
+  const other = { ...rsa2.publicJwk, kid: "rsa-1" };
+  const keySet = buildKeySet({ keys: [rsa.publicJwk, other, ec.publicJwk] }, ["RS256", "ES256"]);
   assert.deepEqual(only(keySet), ["ec-1:ES256"]);
   assert.deepEqual(findKey(keySet, "rsa-1", "RS256"), { refused: "Key id names an unusable key" });
 });
@@ -170,8 +174,8 @@ Deno.test("buildKeySet() skips keys with a kid that is not a usable string", () 
   assert.equal(buildKeySet({ keys: [{ ...rsa.publicJwk, kid: "" }] }, ["RS256"]).keys.length, 0);
 });
 
-Deno.test("findKey() serves a token without kid only from an unambiguous set", async () => {
-  const second = await generateSigningKey("RS256", "rsa-2");
+Deno.test("findKey() serves a token without kid only from an unambiguous set", () => {
+  const second = rsa2;
   const one = buildKeySet({ keys: [rsa.publicJwk, ec.publicJwk] }, ["RS256", "ES256"]);
   assert.equal((findKey(one, undefined, "RS256") as { found: { kid: string } }).found.kid, "rsa-1");
   const two = buildKeySet({ keys: [rsa.publicJwk, second.publicJwk] }, ["RS256"]);
@@ -188,8 +192,7 @@ Deno.test("the ROCA fingerprint flags Wycheproof's ROCA key and not generated ke
   const group = vectors.testGroups.find((g: { comment: string }) => g.comment === "jws_rsa_roca_key");
   const n = bytesToBigInt(decodeBase64url(group.private.keys[0].n));
   assert.equal(hasRocaFingerprint(n), true);
-  for (let i = 0; i < 3; i++) {
-    const key = await generateSigningKey("RS256", `r${i}`);
+  for (const key of [rsa, rsa2]) {
     assert.equal(hasRocaFingerprint(bytesToBigInt(decodeBase64url(key.publicJwk.n!))), false);
   }
   const { d: _d, p: _p, q: _q, dp: _dp, dq: _dq, qi: _qi, ...publicRoca } = group.private.keys[0];
@@ -197,7 +200,7 @@ Deno.test("the ROCA fingerprint flags Wycheproof's ROCA key and not generated ke
 });
 
 Deno.test("carryOverKeys() keeps imported keys that did not change and retires the rest", async () => {
-  const second = await generateSigningKey("RS256", "rsa-2");
+  const second = rsa2;
   const first = buildKeySet({ keys: [rsa.publicJwk, ec.publicJwk] }, ["RS256", "ES256"]);
   const imported = await importVerificationKey(first.byKid.get("rsa-1")!);
   const next = carryOverKeys(
