@@ -22,7 +22,7 @@ export interface PeekAuthErrorOptions {
 export interface PeekedBody {
   /** 498 or 499 when the body is an ArcGIS auth error envelope. */
   authErrorCode?: 498 | 499;
-  /** The whole body, when it looked like JSON and ended inside the window. */
+  /** The whole body, when it ended inside the window (then `stream` replays just these bytes). */
   complete?: Uint8Array;
   /** The body to send on: the peeked bytes, then the rest, read only as the consumer pulls. */
   stream: ReadableStream<Uint8Array>;
@@ -92,9 +92,40 @@ export function replayStream(
   }, { highWaterMark: 0 });
 }
 
+const _decoder = new TextDecoder();
+const _ERROR = [0x65, 0x72, 0x72, 0x6f, 0x72]; // "error"
+const _ESCAPE = [0x5c, 0x75]; // "\\u"
+
+function _contains(bytes: Uint8Array, needle: readonly number[]): boolean {
+  for (
+    let i = bytes.indexOf(needle[0]);
+    i >= 0 && i <= bytes.length - needle.length;
+    i = bytes.indexOf(needle[0], i + 1)
+  ) {
+    let j = 1;
+    while (j < needle.length && bytes[i + j] === needle[j]) j++;
+    if (j === needle.length) return true;
+  }
+  return false;
+}
+
 /**
- * Reads the start of `body` (see the module documentation). Rejects only when reading the upstream fails; the
- * caller then cancels nothing more (the stream is already errored).
+ * The ArcGIS auth error code of a whole (small) body, if it is a JSON error envelope. Bodies that cannot hold the
+ * key `error` (neither literally nor through a `\\u` escape) are not parsed.
+ */
+export function authErrorCodeOfBytes(bytes: Uint8Array): 498 | 499 | undefined {
+  if (_firstSignificant([bytes]) !== 0x7b) return undefined;
+  if (!_contains(bytes, _ERROR) && !_contains(bytes, _ESCAPE)) return undefined;
+  try {
+    return authErrorCodeOf(JSON.parse(_decoder.decode(bytes))); // the decoder drops a leading BOM
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Reads the start of `body` (see the module documentation). Rejects only when reading the upstream fails (the
+ * stream is then errored already).
  */
 export async function peekAuthError(
   body: ReadableStream<Uint8Array>,
@@ -104,35 +135,24 @@ export async function peekAuthError(
   const reader = body.getReader();
   const chunks: Uint8Array[] = [];
   let length = 0;
-  let done = false;
   let first = -1;
   while (length < maxBytes) {
     const result = await reader.read();
     if (result.done) {
-      done = true;
-      break;
+      reader.releaseLock();
+      const complete = chunks.length === 1 ? chunks[0] : _concat(chunks, length);
+      const peeked: PeekedBody = {
+        complete,
+        stream: replayStream(length === 0 ? [] : [complete], undefined),
+      };
+      const authErrorCode = authErrorCodeOfBytes(complete);
+      if (authErrorCode !== undefined) peeked.authErrorCode = authErrorCode;
+      return peeked;
     }
     chunks.push(result.value);
     length += result.value.length;
     if (first < 0) first = _firstSignificant(chunks);
     if (first >= 0 && first !== 0x7b) break; // not JSON: stop after the first meaningful chunk
-  }
-  if (done) {
-    reader.releaseLock();
-    const complete = _concat(chunks, length);
-    let authErrorCode: 498 | 499 | undefined;
-    if (first === 0x7b) {
-      try {
-        const text = new TextDecoder().decode(complete); // drops a leading BOM
-        authErrorCode = authErrorCodeOf(JSON.parse(text));
-      } catch {
-        authErrorCode = undefined;
-      }
-    }
-    const result: PeekedBody = { stream: replayStream(length === 0 ? [] : [complete], undefined) };
-    if (first === 0x7b) result.complete = complete;
-    if (authErrorCode !== undefined) result.authErrorCode = authErrorCode;
-    return result;
   }
   return { stream: replayStream(chunks, reader) };
 }

@@ -178,11 +178,30 @@ export function filterFormBytes(bytes: Uint8Array, options: FormFilterOptions = 
   return joined;
 }
 
+/** True when a query parameter name (still encoded) could mean `token`, `callback` or `f`. */
+function _mayBeSpecialName(name: string): boolean {
+  if (name.includes("%") || name.includes("+")) return true;
+  const lower = name.toLowerCase();
+  return lower === "token" || lower === "callback" || lower === "f";
+}
+
 /**
  * Filters a URL query (`url.search`, with or without its `?`) and returns the new search string, `""` when empty.
+ * Same rules as {@link FormFilter}; queries whose parameter names are all plainly harmless skip the byte parser.
  */
 export function filterQueryString(search: string, options: FormFilterOptions = {}): string {
   const raw = search.startsWith("?") ? search.slice(1) : search;
-  const filtered = new TextDecoder().decode(filterFormBytes(_encoder.encode(raw), options));
+  // deno-lint-ignore no-control-regex
+  const fast = /^[\x00-\x7e]*$/.test(raw) && raw.split("&").every((param) => {
+    const equals = param.indexOf("=");
+    return !_mayBeSpecialName(equals < 0 ? param : param.slice(0, equals));
+  });
+  let filtered: string;
+  if (fast) {
+    const param = options.appendToken === undefined ? "" : `token=${encodeURIComponent(options.appendToken)}`;
+    filtered = param === "" ? raw : raw === "" ? param : `${raw}&${param}`;
+  } else {
+    filtered = new TextDecoder().decode(filterFormBytes(_encoder.encode(raw), options));
+  }
   return filtered === "" ? "" : `?${filtered}`;
 }

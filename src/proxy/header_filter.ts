@@ -26,10 +26,19 @@ export interface ReturnResponseHeadersOptions {
   dropContentLength?: boolean;
 }
 
+const _FORWARDED = new Set(FORWARDED_REQUEST_HEADERS);
+const _FORWARDED_WITH_LENGTH = new Set([...FORWARDED_REQUEST_HEADERS, "content-length"]);
+const _RETURNED = new Set(RETURNED_RESPONSE_HEADERS);
+const _RETURNED_WITHOUT_LENGTH = new Set(
+  RETURNED_RESPONSE_HEADERS.filter((name) => name !== "content-length"),
+);
+
 /** Lower-cased names listed in a `Connection` header. */
-function _connectionNamed(headers: Headers): Set<string> {
+function _connectionNamed(headers: Headers): Set<string> | undefined {
+  const value = headers.get("connection");
+  if (value === null) return undefined;
   const named = new Set<string>();
-  for (const name of (headers.get("connection") ?? "").split(",")) {
+  for (const name of value.split(",")) {
     const trimmed = name.trim().toLowerCase();
     if (trimmed !== "") named.add(trimmed);
   }
@@ -47,12 +56,9 @@ export function forwardRequestHeaders(
 ): Headers {
   const named = _connectionNamed(incoming);
   const out = new Headers();
-  const names = options.keepContentLength === true
-    ? [...FORWARDED_REQUEST_HEADERS, "content-length"]
-    : FORWARDED_REQUEST_HEADERS;
-  for (const name of names) {
-    const value = incoming.get(name);
-    if (value !== null && !named.has(name)) out.set(name, value);
+  const allowed = options.keepContentLength === true ? _FORWARDED_WITH_LENGTH : _FORWARDED;
+  for (const [name, value] of incoming) {
+    if (allowed.has(name) && named?.has(name) !== true) out.set(name, value);
   }
   if (out.has("range")) out.set("accept-encoding", "identity");
   return out;
@@ -86,10 +92,9 @@ export function returnResponseHeaders(
 ): Headers {
   const named = _connectionNamed(upstream);
   const out = new Headers();
-  for (const name of RETURNED_RESPONSE_HEADERS) {
-    if (name === "content-length" && options.dropContentLength === true) continue;
-    const value = upstream.get(name);
-    if (value !== null && !named.has(name)) out.set(name, value);
+  const allowed = options.dropContentLength === true ? _RETURNED_WITHOUT_LENGTH : _RETURNED;
+  for (const [name, value] of upstream) {
+    if (allowed.has(name) && named?.has(name) !== true) out.set(name, value);
   }
   out.set("cache-control", privateCacheControl(upstream.get("cache-control")));
   out.set("x-content-type-options", "nosniff");

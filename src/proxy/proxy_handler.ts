@@ -39,9 +39,10 @@ import { BrokerError } from "../errors.ts";
 import type { Identity, TokenForUrlOptions, UpstreamToken } from "../types.ts";
 import { _parseMediaType } from "./_media_type.ts";
 import { createAllowlist } from "./allowlist.ts";
-import { peekAuthError, type PeekedBody, replayStream } from "./auth_error_peek.ts";
+import { authErrorCodeOfBytes, peekAuthError, replayStream } from "./auth_error_peek.ts";
 import { createBodyLimitStream, createFormFilterStream, createMultipartCheckStream } from "./body_streams.ts";
 import {
+  AUTH_ERROR_PEEK_BYTES,
   DEFAULT_RATE_LIMIT_RETRY_AFTER_SECONDS,
   LOG_HASH_HEX_CHARS,
   PROXIED_CONTENT_SECURITY_POLICY,
@@ -112,6 +113,17 @@ type _Body =
   | { kind: "multipart-stream"; boundary: string; stream: ReadableStream<Uint8Array> }
   | { kind: "raw-stream"; stream: ReadableStream<Uint8Array> };
 
+/** An upstream answer whose body start has been looked at. */
+interface _Received {
+  response: Response;
+  /** The body to send on: the upstream stream itself, a replaying stream, the whole small body, or none. */
+  body: ReadableStream<Uint8Array> | Uint8Array | null;
+  /** The whole body, when it is small enough to have been read. */
+  complete?: Uint8Array;
+  /** 498/499 from the body. */
+  authErrorCode?: 498 | 499;
+}
+
 const _encoder = new TextEncoder();
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
 
@@ -139,6 +151,11 @@ function _concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a);
   out.set(b, a.length);
   return out;
+}
+
+/** Cancels a body that will not be sent on. */
+async function _discard(body: ReadableStream<Uint8Array> | Uint8Array | null): Promise<void> {
+  if (body instanceof ReadableStream) await body.cancel().catch(() => {});
 }
 
 /** Our byte arrays are always backed by a plain ArrayBuffer (never shared), which is what `BodyInit` wants. */
@@ -174,17 +191,50 @@ async function _readUpTo(
   return { stream: replayStream(chunks, reader) };
 }
 
-/** Replaces every occurrence of `needle` in `hay` with `[redacted]`; returns `hay` itself when there is none. */
+/** Index of `needle` in `hay` at or after `from`, or -1. */
+function _indexOfBytes(hay: Uint8Array, needle: Uint8Array, from: number): number {
+  for (
+    let i = hay.indexOf(needle[0], from);
+    i >= 0 && i <= hay.length - needle.length;
+    i = hay.indexOf(needle[0], i + 1)
+  ) {
+    let j = 1;
+    while (j < needle.length && hay[i + j] === needle[j]) j++;
+    if (j === needle.length) return i;
+  }
+  return -1;
+}
+
+const _REDACTED = _encoder.encode("[redacted]");
+
+/**
+ * Replaces every occurrence of the `needles` (tokens of 8+ characters) in `hay` with `[redacted]`, byte for byte
+ * elsewhere; returns `hay` itself when there is none.
+ */
 function _redact(hay: Uint8Array, needles: readonly string[]): Uint8Array {
-  let text: string | undefined;
+  let current = hay;
   for (const needle of needles) {
     if (needle.length < 8) continue;
-    text ??= new TextDecoder().decode(hay);
-    if (text.includes(needle)) text = text.split(needle).join("[redacted]");
+    const bytes = _encoder.encode(needle);
+    let index = _indexOfBytes(current, bytes, 0);
+    if (index < 0) continue;
+    const parts: Uint8Array[] = [];
+    let position = 0;
+    while (index >= 0) {
+      parts.push(current.subarray(position, index), _REDACTED);
+      position = index + bytes.length;
+      index = _indexOfBytes(current, bytes, position);
+    }
+    parts.push(current.subarray(position));
+    const out = new Uint8Array(parts.reduce((n, part) => n + part.length, 0));
+    let offset = 0;
+    for (const part of parts) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    current = out;
   }
-  if (text === undefined) return hay;
-  const encoded = _encoder.encode(text);
-  return encoded.length === hay.length && encoded.every((b, i) => b === hay[i]) ? hay : encoded;
+  return current;
 }
 
 /** Builds the proxy; see the module documentation. */
@@ -309,12 +359,12 @@ export function createProxyHandler(
       for (let attempt = 0;; attempt++) {
         const upstream = await _send(token);
         if (upstream instanceof Response) return upstream;
-        const { peeked, response } = upstream;
+        const response = upstream.response;
         const authCode = response.status === 498 || response.status === 499
           ? response.status
-          : peeked?.authErrorCode;
+          : upstream.authErrorCode;
         if (authCode !== undefined && retryable && attempt === 0) {
-          await peeked?.stream.cancel().catch(() => {});
+          await _discard(upstream.body);
           await _logTarget("info", "Upstream refused the token; refreshing it and retrying once", cleanUrl, {
             arcgisCode: authCode,
           });
@@ -327,13 +377,13 @@ export function createProxyHandler(
         if (authCode !== undefined) {
           await _logTarget("info", "Upstream refused the token", cleanUrl, { arcgisCode: authCode, attempt });
         }
-        return await _answer(response, peeked, token);
+        return await _answer(upstream, token);
       }
 
       /** One upstream request: a finished redirect answer, or the response with its peeked body. */
       async function _send(
         current: UpstreamToken,
-      ): Promise<Response | { response: Response; peeked: PeekedBody | undefined }> {
+      ): Promise<Response | _Received> {
         const url = new URL(cleanUrl.href);
         if (tokenInQuery) url.search = filterQueryString(cleanUrl.search, { appendToken: current.token });
         const headers = forwardRequestHeaders(request.headers, {
@@ -453,58 +503,77 @@ export function createProxyHandler(
           }
         }
 
-        let peeked: PeekedBody | undefined;
+        let received: _Received = { response, body: null };
         if (response.body !== null && method !== "HEAD" && !NULL_BODY_STATUSES.has(response.status)) {
+          // A body whose declared length exceeds the peek window cannot be an error envelope: it is sent on as
+          // the runtime's own stream, untouched. A small declared one is read whole; one of unknown length is
+          // peeked at. (A declared length of a compressed body says nothing about the decoded one.)
+          const length = response.headers.get("content-length");
+          const declared =
+            length !== null && /^\d+$/.test(length) && !response.headers.has("content-encoding")
+              ? Number(length)
+              : undefined;
           try {
-            peeked = await peekAuthError(response.body);
+            if (declared !== undefined && declared > AUTH_ERROR_PEEK_BYTES) {
+              received = { response, body: response.body };
+            } else if (declared !== undefined) {
+              const bytes = new Uint8Array(await response.arrayBuffer());
+              received = { response, body: bytes, complete: bytes };
+              const code = authErrorCodeOfBytes(bytes);
+              if (code !== undefined) received.authErrorCode = code;
+            } else {
+              const peeked = await peekAuthError(response.body);
+              received = { response, body: peeked.complete ?? peeked.stream };
+              if (peeked.complete !== undefined) received.complete = peeked.complete;
+              if (peeked.authErrorCode !== undefined) received.authErrorCode = peeked.authErrorCode;
+            }
           } catch (error) {
             return await fail(error);
           }
         } else {
-          await response.body?.cancel().catch(() => {});
+          await _discard(response.body);
         }
         clearTimeout(timer);
         if (bodyFailure !== undefined) {
-          await peeked?.stream.cancel().catch(() => {});
+          await _discard(received.body);
           return await fail(bodyFailure);
         }
         if (response.status < 200 || response.status > 599) {
-          await peeked?.stream.cancel().catch(() => {});
+          await _discard(received.body);
           request.signal.removeEventListener("abort", onClientAbort);
           throw _badGateway();
         }
-        return { response, peeked };
+        return received;
       }
 
       /** The answer for the browser from an upstream response. */
-      async function _answer(
-        response: Response,
-        peeked: PeekedBody | undefined,
-        current: UpstreamToken,
-      ): Promise<Response> {
+      async function _answer(received: _Received, current: UpstreamToken): Promise<Response> {
+        const response = received.response;
         const contentType = response.headers.get("content-type") ?? "";
         if (response.status >= 500 && /^\s*text\/html/i.test(contentType)) {
           // Server error pages can reveal internal host names; answer our own generic 502 instead.
-          await peeked?.stream.cancel().catch(() => {});
+          await _discard(received.body);
           await _logTarget("warn", "Upstream answered an HTML error page", cleanUrl, {
             status: response.status,
           });
           throw _badGateway();
         }
-        let stream: ReadableStream<Uint8Array> | null = peeked?.stream ?? null;
+        let body = received.body;
         let changed = false;
-        if (peeked?.complete !== undefined) {
-          const redacted = _redact(peeked.complete, [current.token, encodeURIComponent(current.token)]);
-          if (redacted !== peeked.complete) {
+        if (received.complete !== undefined) {
+          const redacted = _redact(received.complete, [current.token, encodeURIComponent(current.token)]);
+          if (redacted !== received.complete) {
             changed = true;
-            await peeked.stream.cancel().catch(() => {});
-            stream = replayStream([redacted], undefined);
+            body = redacted;
           }
         }
         const headers = returnResponseHeaders(response.headers, {
           dropContentLength: changed || response.headers.has("content-encoding"),
         });
-        return new Response(stream, { status: response.status, headers });
+        return new Response(body instanceof Uint8Array ? _bodyBytes(body) : body, {
+          status: response.status,
+          headers,
+        });
       }
     },
   };

@@ -93,6 +93,12 @@ Deno.test("filterQueryString() works on url.search", () => {
   assert.equal(filterQueryString("?token=x"), "");
   assert.equal(filterQueryString(""), "");
   assert.equal(filterQueryString("?f=json", { appendToken: "t" }), "?f=json&token=t");
+  assert.equal(filterQueryString("?%74oken=x&a=1"), "?a=1");
+  assert.equal(filterQueryString("?a=1&TOKEN=x&b=%20"), "?a=1&b=%20");
+  assert.equal(filterQueryString("?where=token%3D1&outFields=*"), "?where=token%3D1&outFields=*");
+  assert.throws(() => filterQueryString("?f=%68tml"));
+  assert.throws(() => filterQueryString("?a=1&Callback"));
+  assert.equal(filterQueryString("?", { appendToken: "t" }), "?token=t");
 });
 
 function multipart(boundary: string, parts: Array<[string, string, string?]>): Uint8Array {

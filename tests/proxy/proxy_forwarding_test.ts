@@ -420,3 +420,12 @@ Deno.test("proxy: rate limit keyed by a hash of issuer and subject answers 429 b
   assert.equal(keys[0], keys[1]);
   assert.ok(!keys[0].includes("user-1"));
 });
+
+Deno.test("proxy: HEAD passes on an entry that names it, answered without a body", async () => {
+  const h = setup({ allow: [entry(`${SERVICES}/`, { methods: ["GET", "HEAD"] })] });
+  const response = await h.call(TILE, { method: "HEAD" });
+  assert.equal(response.status, 200);
+  assert.equal(response.body, null);
+  assert.equal(response.headers.get("content-type"), "image/png");
+  assert.equal(h.fake.requests[0].method, "HEAD");
+});
