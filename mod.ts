@@ -50,3 +50,4 @@ export type {
   UpstreamToken,
 } from "./src/types.ts";
 export * from "./src/store/mod.ts";
+export type * from "./src/config/types.ts";

@@ -9,7 +9,7 @@ import type { BrokerConfig, BrokerConfigInput } from "../config/schema.ts";
 import { ConfigError, configFromEnv, parseConfig, resolveSecrets, type Secrets } from "../config/load.ts";
 import { type Deps, silentLog } from "../deps.ts";
 import type { Identity, Policy, TokenService, TokenVerifier } from "../types.ts";
-import type { AtomicKvStore, KvStore } from "../store/kv_store.ts";
+import type { AtomicKvStore } from "../store/kv_store.ts";
 import { createMemoryStore } from "../store/memory_store.ts";
 import { createSealer, parseKeyring } from "../store/sealer.ts";
 import { createTokenVerifier } from "../idp/mod.ts";
