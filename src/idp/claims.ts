@@ -47,6 +47,9 @@ export interface ClaimsPolicy {
 /** Token `typ` values accepted for access tokens when no `typ` is configured (normalized). */
 const _DEFAULT_ACCESS_TYPS = new Set(["jwt", "at+jwt"]);
 
+/** Token `typ` values accepted for ID tokens when no `idTokens.typ` is configured (normalized). */
+const _DEFAULT_ID_TYPS = new Set(["jwt"]);
+
 /** Precomputes the {@link ClaimsPolicy} of an issuer. */
 export function claimsPolicyOf(issuer: IssuerConfig): ClaimsPolicy {
   const list = (value: string | readonly string[]): ReadonlySet<string> =>
@@ -159,6 +162,8 @@ export function checkClaims(
   nowMs: number,
 ): TokenTimes {
   if (payload.iss !== policy.issuer) throw invalidToken("Issuer mismatch");
+  // Security event tokens (RFC 8417: back-channel logout, CAEP) carry "events"; no bearer token does.
+  if ("events" in payload) throw invalidToken("Security event tokens are not accepted");
   for (const name of policy.requiredClaims) {
     if (payload[name] === undefined || payload[name] === null) {
       throw invalidToken(`Claim "${name}" is missing`);
@@ -210,8 +215,8 @@ export function checkTyp(typ: string | undefined, kind: TokenKind, policy: Claim
     if (actual !== expected) throw invalidToken("Token type mismatch");
     return;
   }
-  if (kind === "access" && actual !== undefined && !_DEFAULT_ACCESS_TYPS.has(actual)) {
+  // Explicitly typed tokens of other kinds (logout+jwt, secevent+jwt, dpop+jwt, ...) are never bearer tokens.
+  if (actual !== undefined && !(kind === "access" ? _DEFAULT_ACCESS_TYPS : _DEFAULT_ID_TYPS).has(actual)) {
     throw invalidToken("Token type not accepted");
   }
-  if (kind === "id" && actual === "at+jwt") throw invalidToken("Token type mismatch");
 }

@@ -410,6 +410,32 @@ Deno.test("verify() refuses ID tokens with untrusted extra audiences, and checks
   await verifier.verify(await sign({ aud: ["spa", "spa-2"], azp: "spa" }));
 });
 
+Deno.test("verify() never takes a logout token or another security event token for a bearer token", async () => {
+  const { verifier } = setup({ idTokens: { audience: "spa" } });
+  const logout = { iss: ISSUER, sub: "alice", aud: "spa", iat: NOW_S, exp: NOW_S + 120, jti: "l1" };
+  const events = { "http://schemas.openid.net/event/backchannel-logout": {} };
+  await assertInvalid(
+    verifier,
+    await signToken(rsa, { ...logout, events }, { typ: "logout+jwt" }),
+    /Security event/,
+  );
+  await assertInvalid(
+    verifier,
+    await signToken(rsa, { ...logout, events }, { typ: "JWT" }),
+    /Security event/,
+  );
+  await assertInvalid(
+    verifier,
+    await signToken(rsa, logout, { typ: "logout+jwt" }),
+    /Token type not accepted/,
+  );
+  await assertInvalid(
+    verifier,
+    await signToken(rsa, idClaims(), { typ: "secevent+jwt" }),
+    /Token type not accepted/,
+  );
+});
+
 Deno.test("verify() checks the ID token typ when configured, and honours accept", async () => {
   const { verifier } = setup({ idTokens: { audience: "spa", typ: "JWT" } });
   await assertInvalid(verifier, await signToken(rsa, idClaims(), { typ: undefined }), /type/);
