@@ -199,7 +199,7 @@ function _authFigures(outcome: Outcome<unknown>): Figure[] {
         name: `${alg}: ${name}`,
         value: `${_fmt(o)} /s`,
         baseline: `${_fmt(b)} /s (${baseLabel})`,
-        ratio: `${_fmt(ratio, 1)}×`,
+        ratio: `${_fmt(ratio, 2)}×`,
         target: target ?? "— (information)",
         pass: target === null ? null : ratio >= 10,
       });
@@ -590,17 +590,21 @@ function _markdown(
       (unmeasured > 0 ? `; ${unmeasured} not measured.` : "."),
     "",
   );
-  out.push("| group | figure | measured | baseline (same run) | ratio | target | result |");
-  out.push("|---|---|---|---|---|---|---|");
-  for (const f of figures) {
-    out.push(
-      `| ${_cell(f.group)} | ${_cell(f.name)} | ${_cell(f.value)} | ${_cell(f.baseline)} | ${
-        _cell(f.ratio)
-      } | ` +
-        `${_cell(f.target)} | ${_verdict(f.pass)} |`,
-    );
+  for (const group of [...new Set(figures.map((f) => f.group))]) {
+    out.push(`## ${group}`, "");
+    out.push("| figure | measured | baseline (same run) | ratio | target | result |");
+    out.push("|---|---|---|---|---|---|");
+    for (const f of figures.filter((f) => f.group === group)) {
+      out.push(
+        `| ${_cell(f.name)} | ${_cell(f.value)} | ${_cell(f.baseline)} | ${_cell(f.ratio)} | ${
+          _cell(f.target)
+        } | ` +
+          `${_verdict(f.pass)} |`,
+      );
+    }
+    out.push("");
   }
-  out.push("", "## How each figure was measured", "");
+  out.push("## How each figure was measured", "");
   out.push(`- **IdP token validation** (\`bench/auth_bench.ts\`, ${_how(runs.auth)}).`);
   out.push(
     '  Per algorithm, on one token: rates of sequential calls. "Repeated token" is `authenticate()` of',
@@ -701,9 +705,8 @@ async function _main(): Promise<void> {
   await Deno.writeTextFile(outFile, `${markdown}\n`);
   // The repository's `deno fmt --check` covers Markdown too: write the file the way the formatter wants it.
   await _command(Deno.execPath(), ["fmt", "--quiet", outFile]).catch(() => undefined);
-  const summary = markdown.split("\n").filter((line) =>
-    line.startsWith("| ") && !line.startsWith("| machine")
-  );
+  const summary = markdown.slice(0, markdown.indexOf("## How each")).split("\n")
+    .filter((line) => /^(## |\| |\*\*)/.test(line) && !line.includes("---"));
   console.log(summary.join("\n"));
   console.error(`bench: wrote ${outFile} in ${_since(started)} s`);
 }
