@@ -300,85 +300,118 @@ function _proxyFigures(outcome: Outcome<unknown>): Figure[] {
     ];
   }
   const d = outcome.data;
+  // (c) of the issue is "our proxy with a valid IdP token": the whole broker when the bench measures it
+  // (`broker`), else the proxy handler alone (`ours`). The other one is shown for information.
+  const hasBroker = _get(d, "small", "broker") !== undefined;
+  const variants = [
+    { key: "broker", label: "(c) whole broker, IdP bearer verified", judged: true },
+    {
+      key: "ours",
+      label: hasBroker ? "proxy handler alone (no IdP check)" : "(c) proxy handler",
+      judged: !hasBroker,
+    },
+  ].filter((v) => _get(d, "small", v.key) !== undefined);
   const figures: Figure[] = [];
   for (const kind of ["small", "tile"] as const) {
     const label = kind === "small" ? "small JSON" : "1 MB tile";
-    const ours = _num(d, kind, "ours", "throughputRps");
     const bare = _num(d, kind, "bare", "throughputRps");
     const direct = _num(d, kind, "direct", "throughputRps");
-    if (ours === undefined || bare === undefined) {
+    const p50Bare = _num(d, kind, "bare", "p50Ms");
+    const p99Bare = _num(d, kind, "bare", "p99Ms");
+    if (bare === undefined || variants.length === 0) {
       figures.push(
         _notMeasured(group, `${label}: throughput`, "≥ 0.8× (b)", `no ${kind} figures in the output`),
       );
       continue;
     }
+    for (const v of variants) {
+      const rps = _num(d, kind, v.key, "throughputRps");
+      const p50 = _num(d, kind, v.key, "p50Ms");
+      const p99 = _num(d, kind, v.key, "p99Ms");
+      if (rps === undefined) continue;
+      figures.push({
+        group,
+        name: `${label}: throughput, ${v.label} vs (b) bare pass-through`,
+        value: `${_fmt(rps)} /s`,
+        baseline: `${_fmt(bare)} /s (b)`,
+        ratio: `${_fmt(rps / bare, 2)}×`,
+        target: v.judged ? "≥ 0.8× (b)" : "— (information)",
+        pass: v.judged ? rps / bare >= 0.8 : null,
+      });
+      if (direct !== undefined) {
+        figures.push({
+          group,
+          name: `${label}: throughput, ${v.label} vs (a) direct`,
+          value: `${_fmt(rps)} /s`,
+          baseline: `${_fmt(direct)} /s (a); (b)/(a) = ${_fmt(bare / direct, 2)}×`,
+          ratio: `${_fmt(rps / direct, 2)}×`,
+          target: "— (information)",
+          pass: null,
+        });
+      }
+      if (p50 !== undefined && p50Bare !== undefined) {
+        const added = p50 - p50Bare;
+        const judged = v.judged && kind === "small";
+        figures.push({
+          group,
+          name: `${label}: latency, ${v.label} vs (b)`,
+          value: `p50 ${_fmt(p50, 3)} ms, p99 ${p99 === undefined ? "?" : _fmt(p99, 3)} ms`,
+          baseline: `p50 ${_fmt(p50Bare, 3)} ms, p99 ${
+            p99Bare === undefined ? "?" : _fmt(p99Bare, 3)
+          } ms (b)`,
+          ratio: `${added >= 0 ? "+" : ""}${_fmt(added, 3)} ms at p50`,
+          target: judged ? "≤ +0.5 ms at p50" : "— (information)",
+          pass: judged ? added <= 0.5 : null,
+        });
+      }
+    }
+  }
+  const arcgisCalls = _num(d, "brokerArcgisTokenCallsPerRequest");
+  if (arcgisCalls !== undefined) {
     figures.push({
       group,
-      name: `${label}: throughput (c) ours vs (b) bare pass-through`,
-      value: `${_fmt(ours)} /s`,
-      baseline: `${_fmt(bare)} /s (b)`,
-      ratio: `${_fmt(ours / bare, 2)}×`,
-      target: "≥ 0.8× (b)",
-      pass: ours / bare >= 0.8,
+      name: "ArcGIS token calls per proxied request once warm, whole broker (upstream's count)",
+      value: String(arcgisCalls),
+      baseline: "—",
+      ratio: "—",
+      target: "0",
+      pass: arcgisCalls === 0,
     });
-    if (direct !== undefined) {
-      figures.push({
-        group,
-        name: `${label}: throughput (c) ours vs (a) direct`,
-        value: `${_fmt(ours)} /s`,
-        baseline: `${_fmt(direct)} /s (a); (b)/(a) = ${_fmt(bare / direct, 2)}×`,
-        ratio: `${_fmt(ours / direct, 2)}×`,
-        target: "— (information)",
-        pass: null,
-      });
-    }
-    const p50 = _num(d, kind, "ours", "p50Ms");
-    const p50Bare = _num(d, kind, "bare", "p50Ms");
-    const p99 = _num(d, kind, "ours", "p99Ms");
-    const p99Bare = _num(d, kind, "bare", "p99Ms");
-    if (p50 !== undefined && p50Bare !== undefined) {
-      const added = p50 - p50Bare;
-      figures.push({
-        group,
-        name: `${label}: latency added by (c) over (b)`,
-        value: `p50 ${_fmt(p50, 3)} ms, p99 ${p99 === undefined ? "?" : _fmt(p99, 3)} ms`,
-        baseline: `p50 ${_fmt(p50Bare, 3)} ms, p99 ${p99Bare === undefined ? "?" : _fmt(p99Bare, 3)} ms (b)`,
-        ratio: `+${_fmt(added, 3)} ms at p50`,
-        target: kind === "small" ? "≤ +0.5 ms at p50" : "— (information)",
-        pass: kind === "small" ? added <= 0.5 : null,
-      });
-    }
   }
   const calls = _num(d, "tokenFunctionCallsPerRequest");
   if (calls !== undefined) {
     figures.push({
       group,
       name:
-        "token-function calls per proxied request (proxy bench; a cached token, no ArcGIS token endpoint)",
+        "token-function calls per proxied request, proxy handler alone (a cached token; not ArcGIS calls)",
       value: String(calls),
       baseline: "—",
       ratio: "—",
-      target: "— (the ArcGIS count is in the `/credentials` group)",
+      target: "— (information)",
       pass: null,
     });
   }
-  const grown = _num(d, "stream", "ours", "rssMaxMinusMinMB");
   const grownBare = _num(d, "stream", "bare", "rssMaxMinusMinMB");
-  const streamed = _num(d, "stream", "ours", "streamedMB");
-  if (grown === undefined) {
-    figures.push(
-      _notMeasured(group, "memory while streaming 200 MB", "flat", "no stream figures in the output"),
-    );
-  } else {
+  let streamFigures = 0;
+  for (const v of variants) {
+    const grown = _num(d, "stream", v.key, "rssMaxMinusMinMB");
+    const streamed = _num(d, "stream", v.key, "streamedMB");
+    if (grown === undefined) continue;
+    streamFigures++;
     figures.push({
       group,
-      name: `RSS growth while streaming ${streamed ?? "?"} MB through (c)`,
+      name: `RSS growth while streaming ${streamed ?? "?"} MB, ${v.label}`,
       value: `+${_fmt(grown, 1)} MB`,
       baseline: grownBare === undefined ? "—" : `+${_fmt(grownBare, 1)} MB through (b)`,
       ratio: streamed === undefined ? "—" : `${_fmt(grown / streamed, 2)} MB per MB streamed`,
       target: `flat: < ${STREAM_GROWTH_LIMIT_MB} MB growth`,
       pass: grown < STREAM_GROWTH_LIMIT_MB,
     });
+  }
+  if (streamFigures === 0) {
+    figures.push(
+      _notMeasured(group, "memory while streaming 200 MB", "flat", "no stream figures in the output"),
+    );
   }
   return figures;
 }
@@ -623,11 +656,15 @@ function _markdown(
     "  token (the portal token and the federated server's token are two tokens, each fetched once).",
   );
   out.push(`- **Proxy** (\`bench/proxy_bench.ts\`, ${_how(runs.proxy)}).`);
-  const oursIs = _get(runs.proxy.status === "ok" ? runs.proxy.data : undefined, "oursIs");
-  if (typeof oursIs === "string") out.push(`  (c) is: ${oursIs}.`);
+  const proxyData = runs.proxy.status === "ok" ? runs.proxy.data : undefined;
+  const brokerIs = _get(proxyData, "brokerIs");
+  const oursIs = _get(proxyData, "oursIs");
+  if (typeof brokerIs === "string") out.push(`  "Whole broker" (the issue's (c)): ${brokerIs}.`);
+  if (typeof oursIs === "string") out.push(`  "Proxy handler alone": ${oursIs}.`);
   out.push(
-    "  (a) direct to the upstream, (b) a bare pass-through proxy on the same runtime, (c) our proxy; on a 2-core",
-    "  machine the load generator takes one core, so (c) against (b) is the measure of our cost.",
+    "  (a) direct to the upstream, (b) a bare pass-through proxy on the same runtime, (c) our proxy with a valid",
+    "  IdP token; on a 2-core machine the load generator takes one core, so (c) against (b) is the measure of our",
+    "  cost. Targets are judged on the whole broker when the bench measures it, else on the handler alone.",
     `  \"Flat\" memory: the process grows by less than ${STREAM_GROWTH_LIMIT_MB} MB while 200 MB stream through`,
     "  (a proxy that buffered the body would grow by at least the body).",
   );
