@@ -310,6 +310,16 @@ const brokerConfigObject = z.strictObject({
       });
     }
   });
+  if (
+    /(^|\.)arcgis\.com$/i.test(new URL(config.arcgis.portalUrl).hostname) && config.arcgis.orgId === undefined
+  ) {
+    ctx.addIssue({
+      code: "custom",
+      path: ["arcgis", "orgId"],
+      message:
+        "Expected the organization id: on ArcGIS Online links and hosted services are checked against it",
+    });
+  }
   const arcgisUrls: Array<[Array<string | number>, string]> = [
     [["arcgis", "portalUrl"], config.arcgis.portalUrl],
     ...config.arcgis.servers.map((s, i): [Array<string | number>, string] => [["arcgis", "servers", i], s]),

@@ -69,6 +69,8 @@ export const KEY_NAMESPACES = {
   pendingLink: "pending-link",
   /** A committed link: the ArcGIS refresh token of one IdP identity, sealed. */
   link: "link",
+  /** The short lock that makes one refresh-token rotation happen at a time (atomic stores only). */
+  linkLock: "link-lock",
   /** A short negative cache entry after an upstream failure. */
   negative: "negative",
 } as const;

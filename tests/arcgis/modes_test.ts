@@ -255,21 +255,17 @@ Deno.test("ArcGIS Online: hosted services of the org take the portal token after
   }
 });
 
-Deno.test("ArcGIS Online: a hosted root whose org is not the portal's org is refused", async () => {
-  const h = createHarness({
-    config: testConfig({
-      arcgis: {
-        portalUrl: "https://fakeorg.maps.arcgis.com/sharing/rest",
-        servers: ["https://services3.arcgis.com/OtherOrg12345678/arcgis"],
-      },
-    }),
-    fake: { portalPath: "" },
-  });
-  await assert.rejects(
-    h.service.credentials(alice, ["viewerWeb"]),
-    (e) => isBrokerError(e, "ERR_ARCGIS_BAD_GATEWAY"),
+Deno.test("ArcGIS Online: a portal without arcgis.orgId is refused at startup, before any org check could be skipped", () => {
+  assert.throws(
+    () =>
+      testConfig({
+        arcgis: {
+          portalUrl: "https://fakeorg.maps.arcgis.com/sharing/rest",
+          servers: ["https://services3.arcgis.com/OtherOrg12345678/arcgis"],
+        },
+      }),
+    (e) => isBrokerError(e, "ERR_CONFIG_INVALID") && /arcgis\.orgId/.test(e.message),
   );
-  assert.ok(h.logs.some((l) => l.msg.includes("arcgis.orgId is not set")));
 });
 
 Deno.test("createTokenService() refuses a missing sealing keyring or a missing profile secret", () => {

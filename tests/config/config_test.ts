@@ -170,3 +170,11 @@ Deno.test("configFromEnv() reads JSON text or an object plus the named secrets",
   const fromObject = configFromEnv({ BROKER_CONFIG: minimalConfig(), ...TEST_SECRETS });
   assert.deepEqual(fromObject.config, fromText.config);
 });
+
+Deno.test("parseConfig() requires the organization id for an ArcGIS Online portal", () => {
+  const issues = issuesOf(
+    minimalConfig({ arcgis: { portalUrl: "https://myorg.maps.arcgis.com/sharing/rest" } }),
+  );
+  assert.ok(issues.some((i) => i.startsWith("arcgis.orgId:")), issues.join());
+  parseConfig(minimalConfig({ arcgis: { portalUrl: "https://gis.example.com/portal/sharing/rest" } }));
+});
