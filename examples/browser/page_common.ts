@@ -1,0 +1,193 @@
+/// <reference lib="dom" />
+/**
+ * What both example pages share: the runtime config the server injects (`./config.json`), the sign-in at the
+ * organization's IdP, the Maps SDK set up to run with no CDN, the map with the secured layer, and the hooks the
+ * browser tests read (`window.__test`).
+ *
+ * @module
+ */
+import esriConfig from "@arcgis/core/config.js";
+import IdentityManager from "@arcgis/core/identity/IdentityManager.js";
+import type FeatureLayer from "@arcgis/core/layers/FeatureLayer.js";
+import { createOidcClient, type OidcClient } from "./oidc_client.ts";
+
+/** The page's runtime config, served by the host at `./config.json` (never baked into the bundle). */
+export interface PageConfig {
+  /** The IdP issuer URL. */
+  issuer: string;
+  /** The SPA's client id at the IdP. */
+  clientId: string;
+  /** Scopes to ask the IdP for. */
+  scope: string;
+  /** RFC 8707 resource indicator, when the IdP issues JWT access tokens per resource. */
+  resource?: string;
+  /** Extra authorize parameters for the IdP. */
+  extraAuthorizeParams?: Record<string, string>;
+  /** The broker's mount URL, e.g. `http://127.0.0.1:8080/arcgis`. */
+  brokerUrl: string;
+  /** The secured FeatureLayer (`…/FeatureServer/0`). */
+  layerUrl: string;
+  /** The ArcGIS portal (`…/sharing/rest` or its web-adaptor root). */
+  portalUrl: string;
+  /** Where the `@arcgis/core/assets` copy is served. */
+  assetsPath: string;
+  /** Where glyphs would be served (nothing is needed; keeps the SDK off the internet). */
+  fontsUrl: string;
+  /** Map centre, `[longitude, latitude]`. */
+  center: [number, number];
+  /** Map zoom level. */
+  zoom: number;
+}
+
+/** What the browser tests read from `window.__test`. */
+export interface TestHooks {
+  /** Which page this is. */
+  page: "register" | "proxy";
+  /** A short status line, also shown on the page. */
+  status: string;
+  /** True once the map has drawn the layer and the first query finished. */
+  ready: boolean;
+  /** Features returned by the last `queryFeatures()`. */
+  featureCount: number | null;
+  /** `queryFeatureCount()` of the last query round. */
+  serverCount: number | null;
+  /** Query rounds finished. */
+  queries: number;
+  /** Times the SDK's sign-in dialog was created (must stay 0). */
+  dialogOpened: number;
+  /** Credentials the SDK created (registerToken or sign-in). */
+  credentialsCreated: number;
+  /** Errors seen, as messages. */
+  errors: string[];
+  /** Milestones of this page load, in ms since navigation start (`performance.now()`). */
+  timings: Record<string, number>;
+  /** Credentials IdentityManager holds now (the proxy page must hold none). */
+  registeredCredentials(): number;
+  /** Runs one more query round and resolves to the number of features. */
+  query(): Promise<number>;
+}
+
+declare const window: Window & { __test?: TestHooks };
+
+/** The hooks object, created on first use. */
+export function testHooks(page: TestHooks["page"]): TestHooks {
+  window.__test ??= {
+    page,
+    status: "starting",
+    ready: false,
+    featureCount: null,
+    serverCount: null,
+    queries: 0,
+    dialogOpened: 0,
+    credentialsCreated: 0,
+    errors: [],
+    timings: {},
+    registeredCredentials: () =>
+      (IdentityManager.toJSON() as { credentials?: unknown[] }).credentials?.length ?? 0,
+    query: () => Promise.reject(new Error("Not ready")),
+  };
+  return window.__test;
+}
+
+/** Records a milestone in `hooks.timings`. */
+export function mark(hooks: TestHooks, name: string): void {
+  hooks.timings[name] = Math.round(performance.now());
+}
+
+/** Shows a status line on the page and in the hooks. */
+export function setStatus(hooks: TestHooks, text: string): void {
+  hooks.status = text;
+  const el = document.getElementById("status");
+  if (el) el.textContent = text;
+}
+
+/** Records an error on the page and in the hooks. */
+export function reportError(hooks: TestHooks, error: unknown): void {
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  hooks.errors.push(message);
+  setStatus(hooks, `Error: ${message}`);
+  console.error(error);
+}
+
+/** Reads the runtime config. */
+export async function loadPageConfig(): Promise<PageConfig> {
+  const response = await fetch(new URL("./config.json", location.href), { cache: "no-store" });
+  if (!response.ok) throw new Error(`Cannot load config.json: status ${response.status}`);
+  return await response.json() as PageConfig;
+}
+
+/**
+ * Points the Maps SDK at local copies of everything it would otherwise fetch from a CDN, and counts sign-in
+ * dialogs and credentials for the tests.
+ */
+export function configureSdk(config: PageConfig, hooks: TestHooks): void {
+  esriConfig.assetsPath = config.assetsPath;
+  esriConfig.fontsUrl = config.fontsUrl;
+  esriConfig.portalUrl = config.portalUrl;
+  IdentityManager.on("dialog-create", () => {
+    hooks.dialogOpened++;
+    hooks.errors.push("The ArcGIS sign-in dialog opened");
+  });
+  IdentityManager.on("credential-create", () => {
+    hooks.credentialsCreated++;
+  });
+}
+
+/**
+ * Signs the user in at the IdP (authorization code + PKCE). Resolves to a client holding a token; when there is
+ * none yet, the browser is sent to the IdP and this never resolves.
+ */
+export async function signIn(config: PageConfig, hooks: TestHooks): Promise<OidcClient> {
+  const redirect = new URL(location.href);
+  redirect.search = "";
+  redirect.hash = "";
+  const oidc = createOidcClient({
+    issuer: config.issuer,
+    clientId: config.clientId,
+    redirectUri: redirect.href,
+    scope: config.scope,
+    resource: config.resource,
+    extraAuthorizeParams: config.extraAuthorizeParams,
+  });
+  await oidc.handleRedirect();
+  if (await oidc.getAccessToken() === null) {
+    setStatus(hooks, "Signing in at the identity provider…");
+    await oidc.signIn();
+  }
+  return oidc;
+}
+
+/**
+ * Shows `layer` on a map with no basemap, waits until it is drawn, queries every feature, and exposes
+ * `hooks.query()` for later rounds.
+ */
+export async function showLayer(config: PageConfig, layer: FeatureLayer, hooks: TestHooks): Promise<void> {
+  const [{ default: EsriMap }, { default: MapView }, reactiveUtils] = await Promise.all([
+    import("@arcgis/core/Map.js"),
+    import("@arcgis/core/views/MapView.js"),
+    import("@arcgis/core/core/reactiveUtils.js"),
+  ]);
+  mark(hooks, "sdkLoaded");
+  const map = new EsriMap({ layers: [layer] });
+  const view = new MapView({ container: "map", map, center: config.center, zoom: config.zoom });
+  await view.when();
+  mark(hooks, "viewReady");
+  const layerView = await view.whenLayerView(layer);
+  mark(hooks, "layerViewCreated");
+  await reactiveUtils.whenOnce(() => !layerView.updating && !view.updating);
+  mark(hooks, "drawn");
+  hooks.query = async () => {
+    const [features, count] = await Promise.all([
+      layer.queryFeatures({ where: "1=1", outFields: ["*"], returnGeometry: true }),
+      layer.queryFeatureCount({ where: "1=1" }),
+    ]);
+    hooks.featureCount = features.features.length;
+    hooks.serverCount = count;
+    hooks.queries++;
+    return features.features.length;
+  };
+  const n = await hooks.query();
+  mark(hooks, "queried");
+  hooks.ready = true;
+  setStatus(hooks, `Showing ${n} features of "${layer.title}"`);
+}
