@@ -42,18 +42,27 @@ export function hasCanonicalTail(text: string): boolean {
 
 /** Decodes canonical base64url; throws a `TypeError` for anything {@link isCanonicalBase64url} refuses. */
 export function decodeBase64url(text: string): Uint8Array<ArrayBuffer> {
-  if (!isCanonicalBase64url(text)) throw new TypeError("Invalid base64url");
+  if (!hasCanonicalTail(text)) throw new TypeError("Invalid base64url");
   const out = new Uint8Array(Math.floor((text.length * 3) / 4));
-  let bits = 0;
-  let buffer = 0;
   let o = 0;
-  for (let i = 0; i < text.length; i++) {
-    buffer = ((buffer << 6) | _valueAt(text, i)) & 0x3fff;
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[o++] = (buffer >> bits) & 0xff;
-    }
+  let i = 0;
+  const whole = text.length - (text.length % 4);
+  for (; i < whole; i += 4) {
+    const n = (_valueAt(text, i) << 18) | (_valueAt(text, i + 1) << 12) | (_valueAt(text, i + 2) << 6) |
+      _valueAt(text, i + 3);
+    if (n < 0) throw new TypeError("Invalid base64url");
+    out[o++] = n >> 16;
+    out[o++] = (n >> 8) & 0xff;
+    out[o++] = n & 0xff;
+  }
+  if (i < text.length) {
+    const a = _valueAt(text, i);
+    const b = _valueAt(text, i + 1);
+    const c = i + 2 < text.length ? _valueAt(text, i + 2) : 0;
+    if (a < 0 || b < 0 || c < 0) throw new TypeError("Invalid base64url");
+    const n = (a << 18) | (b << 12) | (c << 6);
+    out[o++] = n >> 16;
+    if (i + 2 < text.length) out[o++] = (n >> 8) & 0xff;
   }
   return out;
 }

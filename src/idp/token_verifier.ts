@@ -7,7 +7,7 @@
  * 3. payload: JSON object whose `iss` equals a configured issuer exactly (peeked, not trusted), `alg` allowed for
  *    that issuer, token kind (access or ID) accepted, `typ` and every claim acceptable;
  * 4. key: from that issuer's JWKS only (memory, KV, network), by `kid`, bound to one algorithm;
- * 5. signature: jose `compactVerify` with that one algorithm.
+ * 5. signature: WebCrypto with that one algorithm, on a key jose imported and checked once.
  * Any failure is `ERR_INVALID_TOKEN` with a generic message, except an IdP that cannot be reached when keys are
  * needed: `ERR_IDP_UNAVAILABLE`.
  *
@@ -144,7 +144,7 @@ class IdpTokenVerifier implements TokenVerifier {
     checkTyp(header.typ, kind, issuer.policy);
     const times = checkClaims(payload, kind, issuer.policy, now);
     const { key, freshUntilMs } = await issuer.cache.getKey(header.kid, header.alg);
-    await verifySignature(token, key);
+    await verifySignature(parts, key);
     const identity: Identity = Object.freeze({
       issuer: issuer.policy.issuer,
       subject: payload.sub as string,
