@@ -5,20 +5,27 @@
  * - (a) `direct`: a minimal upstream (`Deno.serve`): a small JSON answer and a 1 MiB tile;
  * - (b) `bare`: a pass-through proxy on the same runtime (serve, `fetch`, stream back; no auth, no checks);
  * - (c) `ours`: `createProxyHandler` served with `Deno.serve` (allowlist, header hygiene, token injection, peek),
- *   with a token function that returns a cached token (what the token service does once warm).
+ *   with a token function that returns a cached token (what the token service does once warm);
+ * - (d) `broker`: the whole broker (`createBroker`, Hono routes, `authenticate()` with an ES256 IdP token whose JWKS
+ *   is served in process, the token service with its cache warm) served with `Deno.serve`. The upstream also plays
+ *   the portal for it (`oauth2/token`, `rest/info`, `generateToken`), and counts those token calls.
  *
- * Rounds are interleaved (a, b, c, a, b, c, …) with 16 requests in flight, bounded by request counts. Then 200 MB
- * are streamed through (b) and (c) while the process RSS is sampled. Prints one JSON object.
+ * Rounds are interleaved (a, b, c, d, a, b, c, d, …) with 16 requests in flight, bounded by request counts. Then
+ * 200 MB are streamed through (b), (c) and (d) while the process RSS is sampled. Prints one JSON object (and
+ * writes it to `--json=<file>` when given).
  *
- * Run: `deno run -A bench/proxy_bench.ts [--rounds=3] [--small=2000] [--tiles=150] [--stream-mb=200]`
+ * Run: `deno run -A bench/proxy_bench.ts [--rounds=3] [--small=2000] [--tiles=150] [--stream-mb=200] [--json=f]`
  *
  * @module
  */
+import { Hono } from "hono";
+import * as jose from "jose";
+import { createBroker } from "../src/hono/broker.ts";
 import { createProxyHandler } from "../src/proxy/mod.ts";
 import type { UpstreamToken } from "../src/types.ts";
 
-type Role = "upstream" | "bare" | "ours";
-type Variant = "direct" | "bare" | "ours";
+type Role = "upstream" | "bare" | "ours" | "broker";
+type Variant = "direct" | "bare" | "ours" | "broker";
 
 interface StartMessage {
   role: Role;
@@ -31,9 +38,12 @@ const SERVICE_PATH = "/server/rest/services/Bench/MapServer";
 const SMALL_PATH = `${SERVICE_PATH}?f=json`;
 const TILE_PATH = `${SERVICE_PATH}/tile/5/10/12`;
 const CONCURRENCY = 16;
+const IDP = "https://idp.bench.example";
 
 // ---------------------------------------------------------------------------------------------------------------
 // Worker side: the three servers.
+
+let _upstreamTokenCalls = 0;
 
 function _upstreamHandler(): (request: Request) => Response {
   const small = new TextEncoder().encode(
@@ -46,6 +56,29 @@ function _upstreamHandler(): (request: Request) => Response {
   chunk[0] = 0x89;
   return function upstream(request: Request): Response {
     const url = new URL(request.url);
+    // Just enough of a portal for the broker's token service (app profile, federated server).
+    if (url.pathname.startsWith("/portal/sharing/rest/oauth2/token")) {
+      _upstreamTokenCalls++;
+      return Response.json({ access_token: "bench-app-token-0123456789", expires_in: 7200 });
+    }
+    if (url.pathname === "/portal/sharing/rest/generateToken") {
+      _upstreamTokenCalls++;
+      return Response.json({
+        token: "bench-server-token-0123456789",
+        expires: Date.now() + 7_200_000,
+        ssl: false,
+      });
+    }
+    if (url.pathname === "/server/rest/info") {
+      return Response.json({
+        currentVersion: 11.3,
+        owningSystemUrl: `${url.origin}/portal`,
+        authInfo: {
+          isTokenBasedSecurity: true,
+          tokenServicesUrl: `${url.origin}/portal/sharing/rest/generateToken`,
+        },
+      });
+    }
     if (url.pathname === TILE_PATH) {
       return new Response(tile, {
         headers: { "content-type": "image/png", etag: '"t1"', "cache-control": "public, max-age=3600" },
@@ -131,6 +164,55 @@ function _oursHandler(
   };
 }
 
+async function _brokerHandler(
+  upstreamPort: number,
+): Promise<{ handle: (request: Request) => Response | Promise<Response>; bearer: string }> {
+  const { privateKey, publicKey } = await jose.generateKeyPair("ES256", { extractable: true });
+  const jwks = { keys: [{ ...(await jose.exportJWK(publicKey)), kid: "k1", alg: "ES256", use: "sig" }] };
+  const iat = Math.floor(Date.now() / 1000);
+  const bearer = await new jose.SignJWT({ scope: "openid arcgis" })
+    .setProtectedHeader({ alg: "ES256", kid: "k1", typ: "at+jwt" })
+    .setIssuer(IDP)
+    .setAudience("arcgis-broker")
+    .setSubject("bench-user")
+    .setIssuedAt(iat)
+    .setExpirationTime(iat + 3600)
+    .sign(privateKey);
+  const origin = `http://127.0.0.1:${upstreamPort}`;
+  const routerFetch: typeof fetch = (input, init) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    if (url.origin !== IDP) return globalThis.fetch(input, init);
+    if (url.pathname === "/.well-known/openid-configuration") {
+      return Promise.resolve(Response.json({ issuer: IDP, jwks_uri: `${IDP}/jwks` }));
+    }
+    return Promise.resolve(
+      url.pathname === "/jwks" ? Response.json(jwks) : new Response("", { status: 404 }),
+    );
+  };
+  const broker = createBroker({
+    issuers: [{ issuer: IDP, audience: "arcgis-broker", algorithms: ["ES256"] }],
+    arcgis: {
+      portalUrl: `${origin}/portal/sharing/rest`,
+      servers: [`${origin}/server`],
+      allowInsecureLoopback: true,
+    },
+    profiles: { viewer: { mode: "app", clientId: "bench", clientSecretEnv: "BENCH_APP_SECRET" } },
+    rules: [{ profile: "viewer" }],
+    proxy: { allow: [{ url: `${origin}/server/rest/services/` }] },
+    sealing: { keysEnv: "BENCH_SEALING_KEYS" },
+  }, {
+    fetch: routerFetch,
+    log: () => {},
+    secrets: {
+      BENCH_APP_SECRET: "bench-app-secret",
+      BENCH_SEALING_KEYS: `k1:${btoa(String.fromCharCode(...new Uint8Array(32).fill(9)))}`,
+    },
+  });
+  const app = new Hono();
+  app.route("/arcgis", broker.routes());
+  return { handle: (request) => app.fetch(request), bearer };
+}
+
 function _runWorker(): void {
   const scope = globalThis as unknown as {
     onmessage: ((event: MessageEvent) => void) | null;
@@ -146,18 +228,23 @@ function _runWorker(): void {
       return;
     }
     if ("stats" in message) {
-      scope.postMessage({ tokenCalls: ours?.calls() ?? 0 });
+      scope.postMessage({ tokenCalls: ours?.calls() ?? 0, upstreamTokenCalls: _upstreamTokenCalls });
       return;
     }
     let handler: (request: Request) => Response | Promise<Response>;
+    let bearer: string | undefined;
     if (message.role === "upstream") handler = _upstreamHandler();
     else if (message.role === "bare") handler = _bareHandler();
-    else {
+    else if (message.role === "ours") {
       ours = _oursHandler(message.upstreamPort!);
       handler = ours.handle;
+    } else {
+      const built = await _brokerHandler(message.upstreamPort!);
+      handler = built.handle;
+      bearer = built.bearer;
     }
     server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => handler(request));
-    scope.postMessage({ port: (server.addr as Deno.NetAddr).port });
+    scope.postMessage({ port: (server.addr as Deno.NetAddr).port, bearer });
   };
 }
 
@@ -167,6 +254,7 @@ function _runWorker(): void {
 interface ServerThread {
   worker: Worker;
   port: number;
+  bearer?: string;
   request<T>(message: unknown): Promise<T>;
 }
 
@@ -177,8 +265,8 @@ async function _startThread(message: StartMessage): Promise<ServerThread> {
       worker.addEventListener("message", (event) => resolve(event.data as T), { once: true });
       worker.postMessage(msg);
     });
-  const { port } = await request<{ port: number }>(message);
-  return { worker, port, request };
+  const { port, bearer } = await request<{ port: number; bearer?: string }>(message);
+  return { worker, port, request, ...(bearer !== undefined ? { bearer } : {}) };
 }
 
 function _percentile(sorted: number[], p: number): number {
@@ -193,7 +281,12 @@ interface LoadResult {
   bytes: number;
 }
 
-async function _load(url: string, count: number, expectBytes: number): Promise<LoadResult> {
+async function _load(
+  url: string,
+  count: number,
+  expectBytes: number,
+  headers?: HeadersInit,
+): Promise<LoadResult> {
   const latenciesMs: number[] = [];
   let next = 0;
   let bytes = 0;
@@ -202,7 +295,7 @@ async function _load(url: string, count: number, expectBytes: number): Promise<L
     while (next < count) {
       next++;
       const t0 = performance.now();
-      const response = await fetch(url);
+      const response = await fetch(url, headers === undefined ? undefined : { headers });
       const body = new Uint8Array(await response.arrayBuffer());
       latenciesMs.push(performance.now() - t0);
       if (response.status !== 200 || body.length !== expectBytes) {
@@ -229,7 +322,7 @@ function _summary(results: LoadResult[]) {
   };
 }
 
-async function _streamMemory(url: string, totalBytes: number) {
+async function _streamMemory(url: string, totalBytes: number, headers?: HeadersInit) {
   const samples: number[] = [];
   const sample = () => samples.push(Deno.memoryUsage().rss);
   sample();
@@ -237,7 +330,7 @@ async function _streamMemory(url: string, totalBytes: number) {
   const started = performance.now();
   let received = 0;
   try {
-    const response = await fetch(url);
+    const response = await fetch(url, headers === undefined ? undefined : { headers });
     for await (const chunk of response.body!) {
       received += chunk.length;
       if (received % (8 * 1024 * 1024) < chunk.length) sample();
@@ -274,35 +367,51 @@ async function _main(): Promise<void> {
   const upstream = await _startThread({ role: "upstream" });
   const bare = await _startThread({ role: "bare" });
   const ours = await _startThread({ role: "ours", upstreamPort: upstream.port });
-  const threads = [upstream, bare, ours];
+  const brokerThread = await _startThread({ role: "broker", upstreamPort: upstream.port });
+  const threads = [upstream, bare, ours, brokerThread];
+  const headersOf: Record<Variant, HeadersInit | undefined> = {
+    direct: undefined,
+    bare: undefined,
+    ours: undefined,
+    broker: { authorization: `Bearer ${brokerThread.bearer}` },
+  };
   try {
     const direct = `http://127.0.0.1:${upstream.port}`;
     const urls = (path: string): Record<Variant, string> => ({
       direct: `${direct}${path}`,
       bare: `http://127.0.0.1:${bare.port}/proxy?${direct}${path}`,
       ours: `http://127.0.0.1:${ours.port}/arcgis/proxy?${direct}${path}`,
+      broker: `http://127.0.0.1:${brokerThread.port}/arcgis/proxy?${direct}${path}`,
     });
     const small = urls(SMALL_PATH);
     const tile = urls(TILE_PATH);
     const smallBytes = (await (await fetch(small.direct)).arrayBuffer()).byteLength;
-    const variants: Variant[] = ["direct", "bare", "ours"];
+    const variants: Variant[] = ["direct", "bare", "ours", "broker"];
 
     // Warm-up (connections, JIT), not recorded.
     for (const v of variants) {
-      await _load(small[v], 200, smallBytes);
-      await _load(tile[v], 16, TILE_BYTES);
+      await _load(small[v], 200, smallBytes, headersOf[v]);
+      await _load(tile[v], 16, TILE_BYTES, headersOf[v]);
     }
     const tokenCallsBefore = (await ours.request<{ tokenCalls: number }>({ stats: true })).tokenCalls;
+    const upstreamTokenCallsBefore =
+      (await upstream.request<{ upstreamTokenCalls: number }>({ stats: true })).upstreamTokenCalls;
 
     const results: Record<"small" | "tile", Record<Variant, LoadResult[]>> = {
-      small: { direct: [], bare: [], ours: [] },
-      tile: { direct: [], bare: [], ours: [] },
+      small: { direct: [], bare: [], ours: [], broker: [] },
+      tile: { direct: [], bare: [], ours: [], broker: [] },
     };
     for (let round = 0; round < rounds; round++) {
-      for (const v of variants) results.small[v].push(await _load(small[v], smallCount, smallBytes));
-      for (const v of variants) results.tile[v].push(await _load(tile[v], tileCount, TILE_BYTES));
+      for (const v of variants) {
+        results.small[v].push(await _load(small[v], smallCount, smallBytes, headersOf[v]));
+      }
+      for (const v of variants) {
+        results.tile[v].push(await _load(tile[v], tileCount, TILE_BYTES, headersOf[v]));
+      }
     }
     const tokenCallsAfter = (await ours.request<{ tokenCalls: number }>({ stats: true })).tokenCalls;
+    const upstreamTokenCallsAfter =
+      (await upstream.request<{ upstreamTokenCalls: number }>({ stats: true })).upstreamTokenCalls;
 
     const report: Record<string, unknown> = {
       runtime: `deno ${Deno.version.deno}`,
@@ -310,6 +419,8 @@ async function _main(): Promise<void> {
       concurrency: CONCURRENCY,
       rounds,
       oursIs: "createProxyHandler served with Deno.serve (no IdP check), cached token",
+      brokerIs:
+        "createBroker() routes on Hono served with Deno.serve: IdP ES256 bearer verified, warm token cache",
     };
     for (const kind of ["small", "tile"] as const) {
       const s = Object.fromEntries(variants.map((v) => [v, _summary(results[kind][v])])) as Record<
@@ -323,11 +434,18 @@ async function _main(): Promise<void> {
         bareOverDirectThroughput: Number((s.bare.throughputRps / s.direct.throughputRps).toFixed(3)),
         oursMinusBareP50Ms: Number((s.ours.p50Ms - s.bare.p50Ms).toFixed(3)),
         oursMinusBareP99Ms: Number((s.ours.p99Ms - s.bare.p99Ms).toFixed(3)),
+        brokerOverBareThroughput: Number((s.broker.throughputRps / s.bare.throughputRps).toFixed(3)),
+        brokerOverDirectThroughput: Number((s.broker.throughputRps / s.direct.throughputRps).toFixed(3)),
+        brokerMinusBareP50Ms: Number((s.broker.p50Ms - s.bare.p50Ms).toFixed(3)),
+        brokerMinusBareP99Ms: Number((s.broker.p99Ms - s.bare.p99Ms).toFixed(3)),
       };
     }
     const measured = rounds * (smallCount + tileCount);
     report.tokenFunctionCallsPerRequest = Number(
       ((tokenCallsAfter - tokenCallsBefore) / measured).toFixed(3),
+    );
+    report.brokerArcgisTokenCallsPerRequest = Number(
+      ((upstreamTokenCallsAfter - upstreamTokenCallsBefore) / measured).toFixed(3),
     );
 
     const streamBytes = streamMB * 1024 * 1024;
@@ -336,8 +454,12 @@ async function _main(): Promise<void> {
     report.stream = {
       bare: await _streamMemory(streamUrls.bare, streamBytes),
       ours: await _streamMemory(streamUrls.ours, streamBytes),
+      broker: await _streamMemory(streamUrls.broker, streamBytes, headersOf.broker),
     };
-    console.log(JSON.stringify(report, null, 2));
+    const text = JSON.stringify(report, null, 2);
+    console.log(text);
+    const jsonFile = Deno.args.find((a) => a.startsWith("--json="))?.slice("--json=".length);
+    if (jsonFile !== undefined) await Deno.writeTextFile(jsonFile, text);
   } finally {
     for (const thread of threads) {
       await thread.request({ stop: true });

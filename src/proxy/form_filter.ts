@@ -178,30 +178,38 @@ export function filterFormBytes(bytes: Uint8Array, options: FormFilterOptions = 
   return joined;
 }
 
-/** True when a query parameter name (still encoded) could mean `token`, `callback` or `f`. */
-function _mayBeSpecialName(name: string): boolean {
-  if (name.includes("%") || name.includes("+")) return true;
-  const lower = name.toLowerCase();
-  return lower === "token" || lower === "callback" || lower === "f";
+/** Decodes a form-encoded name or value for comparison, cheaply when nothing is encoded. */
+function _decodeFormText(text: string): string {
+  return text.includes("%") || text.includes("+") ? _lenientPercentDecode(text.replaceAll("+", " ")) : text;
 }
 
 /**
  * Filters a URL query (`url.search`, with or without its `?`) and returns the new search string, `""` when empty.
- * Same rules as {@link FormFilter}; queries whose parameter names are all plainly harmless skip the byte parser.
+ * Same rules and byte-for-byte result as {@link FormFilter}, on the string (a normalized query is ASCII).
  */
 export function filterQueryString(search: string, options: FormFilterOptions = {}): string {
   const raw = search.startsWith("?") ? search.slice(1) : search;
   // deno-lint-ignore no-control-regex
-  const fast = /^[\x00-\x7e]*$/.test(raw) && raw.split("&").every((param) => {
-    const equals = param.indexOf("=");
-    return !_mayBeSpecialName(equals < 0 ? param : param.slice(0, equals));
-  });
-  let filtered: string;
-  if (fast) {
-    const param = options.appendToken === undefined ? "" : `token=${encodeURIComponent(options.appendToken)}`;
-    filtered = param === "" ? raw : raw === "" ? param : `${raw}&${param}`;
-  } else {
-    filtered = new TextDecoder().decode(filterFormBytes(_encoder.encode(raw), options));
+  if (!/^[\x00-\x7f]*$/.test(raw)) {
+    const filtered = new TextDecoder().decode(filterFormBytes(_encoder.encode(raw), options));
+    return filtered === "" ? "" : `?${filtered}`;
   }
-  return filtered === "" ? "" : `?${filtered}`;
+  const kept: string[] = [];
+  if (raw !== "") {
+    for (const param of raw.split("&")) {
+      const equals = param.indexOf("=");
+      const name = _decodeFormText(equals < 0 ? param : param.slice(0, equals)).toLowerCase();
+      if (name === "token") continue;
+      if (name === "callback") throw _refused();
+      if (
+        name === "f" && equals >= 0 &&
+        _decodeFormText(param.slice(equals + 1)).trim().toLowerCase() === "html"
+      ) {
+        throw _refused();
+      }
+      kept.push(param);
+    }
+  }
+  if (options.appendToken !== undefined) kept.push(`token=${encodeURIComponent(options.appendToken)}`);
+  return kept.length === 0 ? "" : `?${kept.join("&")}`;
 }

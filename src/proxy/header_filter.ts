@@ -56,9 +56,10 @@ export function forwardRequestHeaders(
 ): Headers {
   const named = _connectionNamed(incoming);
   const out = new Headers();
-  const allowed = options.keepContentLength === true ? _FORWARDED_WITH_LENGTH : _FORWARDED;
-  for (const [name, value] of incoming) {
-    if (allowed.has(name) && named?.has(name) !== true) out.set(name, value);
+  const allowed = options.keepContentLength === true ? _FORWARDED_WITH_LENGTH : FORWARDED_REQUEST_HEADERS;
+  for (const name of allowed) {
+    const value = incoming.get(name);
+    if (value !== null && named?.has(name) !== true) out.set(name, value);
   }
   if (out.has("range")) out.set("accept-encoding", "identity");
   return out;
@@ -70,6 +71,7 @@ export function forwardRequestHeaders(
  * `proxy-revalidate`, so no shared cache ever stores one caller's secured answer.
  */
 export function privateCacheControl(upstream: string | null): string {
+  if (upstream === null || upstream === "") return "private";
   const kept = ["private"];
   for (const raw of (upstream ?? "").split(",")) {
     const directive = raw.trim().toLowerCase();
@@ -92,9 +94,10 @@ export function returnResponseHeaders(
 ): Headers {
   const named = _connectionNamed(upstream);
   const out = new Headers();
-  const allowed = options.dropContentLength === true ? _RETURNED_WITHOUT_LENGTH : _RETURNED;
-  for (const [name, value] of upstream) {
-    if (allowed.has(name) && named?.has(name) !== true) out.set(name, value);
+  const allowed = options.dropContentLength === true ? _RETURNED_WITHOUT_LENGTH : RETURNED_RESPONSE_HEADERS;
+  for (const name of allowed) {
+    const value = upstream.get(name);
+    if (value !== null && named?.has(name) !== true) out.set(name, value);
   }
   out.set("cache-control", privateCacheControl(upstream.get("cache-control")));
   out.set("x-content-type-options", "nosniff");

@@ -207,15 +207,27 @@ function _indexOfBytes(hay: Uint8Array, needle: Uint8Array, from: number): numbe
 
 const _REDACTED = _encoder.encode("[redacted]");
 
+let _lastNeedles: { token: string; needles: Uint8Array[] } | undefined;
+
+/** The byte forms of a token to redact (plain and URL-encoded), remembered for the last token seen. */
+function _needlesFor(token: string): Uint8Array[] {
+  if (_lastNeedles?.token !== token) {
+    const encoded = encodeURIComponent(token);
+    const needles = [_encoder.encode(token)];
+    if (encoded !== token) needles.push(_encoder.encode(encoded));
+    _lastNeedles = { token, needles };
+  }
+  return _lastNeedles.needles;
+}
+
 /**
  * Replaces every occurrence of the `needles` (tokens of 8+ characters) in `hay` with `[redacted]`, byte for byte
  * elsewhere; returns `hay` itself when there is none.
  */
-function _redact(hay: Uint8Array, needles: readonly string[]): Uint8Array {
+function _redact(hay: Uint8Array, needles: readonly Uint8Array[]): Uint8Array {
   let current = hay;
-  for (const needle of needles) {
-    if (needle.length < 8) continue;
-    const bytes = _encoder.encode(needle);
+  for (const bytes of needles) {
+    if (bytes.length < 8) continue;
     let index = _indexOfBytes(current, bytes, 0);
     if (index < 0) continue;
     const parts: Uint8Array[] = [];
@@ -333,8 +345,12 @@ export function createProxyHandler(
         await _logTarget("info", "Proxy edit operation refused", target);
         throw new BrokerError("ERR_TARGET_NOT_ALLOWED", "Proxy request not allowed");
       }
-      const cleanUrl = new URL(target.href);
-      cleanUrl.search = filterQueryString(target.search); // strips `token`, refuses `callback` and `f=html`
+      const search = filterQueryString(target.search); // strips `token`, refuses `callback` and `f=html`
+      let cleanUrl = target;
+      if (search !== target.search) {
+        cleanUrl = new URL(target.href);
+        cleanUrl.search = search;
+      }
       const profile = _chooseProfile(entry.profile, context.profiles);
       const lengthHeader = request.headers.get("content-length");
       if (
@@ -384,8 +400,11 @@ export function createProxyHandler(
       async function _send(
         current: UpstreamToken,
       ): Promise<Response | _Received> {
-        const url = new URL(cleanUrl.href);
-        if (tokenInQuery) url.search = filterQueryString(cleanUrl.search, { appendToken: current.token });
+        let url = cleanUrl;
+        if (tokenInQuery) {
+          url = new URL(cleanUrl.href);
+          url.search = filterQueryString(cleanUrl.search, { appendToken: current.token });
+        }
         const headers = forwardRequestHeaders(request.headers, {
           keepContentLength: body.kind === "multipart-stream" || body.kind === "raw-stream",
         });
@@ -561,7 +580,7 @@ export function createProxyHandler(
         let body = received.body;
         let changed = false;
         if (received.complete !== undefined) {
-          const redacted = _redact(received.complete, [current.token, encodeURIComponent(current.token)]);
+          const redacted = _redact(received.complete, _needlesFor(current.token));
           if (redacted !== received.complete) {
             changed = true;
             body = redacted;
