@@ -22,6 +22,9 @@
  * - Any other body (binary, JSON) is streamed unchanged and never replayed. A body without `Content-Type` is refused.
  * - Every streamed body is counted; past `maxBodyBytes` the upstream request is aborted and the answer is 413.
  *
+ * Upstream answers pass through with their status, except HTTP 401/407 (a web-tier challenge: the broker's own 401
+ * means the IdP bearer) and HTML 5xx pages (they reveal internal host names), which become a generic 502.
+ *
  * Auth errors: HTTP 498/499, or a `{"error":{"code":498|499}}` body (peeked, see `auth_error_peek.ts`). The token
  * is refreshed with `forceRefresh` and the rejected token, and requests without a body or with a buffered form body
  * are sent once more; the second answer is passed on as received, whatever it is. Other requests get the first
@@ -569,6 +572,14 @@ export function createProxyHandler(
       async function _answer(received: _Received, current: UpstreamToken): Promise<Response> {
         const response = received.response;
         const contentType = response.headers.get("content-type") ?? "";
+        if (response.status === 401 || response.status === 407) {
+          // The broker's own 401 means "your IdP token"; an upstream challenge (web-tier auth) is a gateway problem.
+          await _discard(received.body);
+          await _logTarget("warn", "Upstream asked for other credentials", cleanUrl, {
+            status: response.status,
+          });
+          throw _badGateway();
+        }
         if (response.status >= 500 && /^\s*text\/html/i.test(contentType)) {
           // Server error pages can reveal internal host names; answer our own generic 502 instead.
           await _discard(received.body);

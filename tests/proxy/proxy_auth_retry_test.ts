@@ -211,3 +211,14 @@ Deno.test("proxy: the token source is called once per request when the upstream 
   assert.equal(h.tokenCalls.length, 5);
   assert.ok(h.tokenCalls.every((call) => call.options.forceRefresh === undefined));
 });
+
+Deno.test("proxy: an upstream 401 challenge becomes a 502, never the broker's own 401", async () => {
+  const h = setup();
+  h.fake.injectFailure({
+    match: "FeatureServer/layer",
+    mode: { kind: "status", status: 401, headers: { "WWW-Authenticate": "Negotiate" } },
+  });
+  const error = await rejectsWith(() => h.call(`${LAYER}?f=json`));
+  assert.equal(error.code, "ERR_ARCGIS_BAD_GATEWAY");
+  assert.equal(h.tokenCalls.length, 1);
+});
