@@ -535,7 +535,10 @@ function _bundleFigures(outcome: Outcome<BundleResult>): Figure[] {
     target,
     pass: b.gzipBytes < BUNDLE_TARGET_BYTES,
   }];
-  if (b.minifiedGzipBytes !== undefined && b.minifiedRawBytes !== undefined) {
+  // Shown only when it differs: when wrangler.toml already says `minify = true`, the two builds are the same.
+  if (
+    b.minifiedGzipBytes !== undefined && b.minifiedRawBytes !== undefined && b.minifiedRawBytes !== b.rawBytes
+  ) {
     figures.push({
       group,
       name: "same with `--minify` (information: `minify = true` in wrangler.toml)",
