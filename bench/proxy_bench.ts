@@ -10,7 +10,9 @@
  *   is served in process, the token service with its cache warm) served with `Deno.serve`. The upstream also plays
  *   the portal for it (`oauth2/token`, `rest/info`, `generateToken`), and counts those token calls.
  *
- * Rounds are interleaved (a, b, c, d, a, b, c, d, …) with 16 requests in flight, bounded by request counts. Then
+ * Rounds are interleaved (a, b, c, d, a, b, c, d, …) with 16 requests in flight (throughput, p50/p99 under load),
+ * plus a quarter as many one at a time (`serialP50Ms`: the latency a single request pays), bounded by request
+ * counts. Then
  * 200 MB are streamed through (b), (c) and (d) while the process RSS is sampled. Prints one JSON object (and
  * writes it to `--json=<file>` when given).
  *
@@ -286,6 +288,7 @@ async function _load(
   count: number,
   expectBytes: number,
   headers?: HeadersInit,
+  concurrency = CONCURRENCY,
 ): Promise<LoadResult> {
   const latenciesMs: number[] = [];
   let next = 0;
@@ -304,11 +307,12 @@ async function _load(
       bytes += body.length;
     }
   };
-  await Promise.all(Array.from({ length: CONCURRENCY }, worker));
+  await Promise.all(Array.from({ length: concurrency }, worker));
   return { requests: count, seconds: (performance.now() - started) / 1000, latenciesMs, bytes };
 }
 
-function _summary(results: LoadResult[]) {
+function _summary(results: LoadResult[], serial: LoadResult[]) {
+  const serialLatencies = serial.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
   const latencies = results.flatMap((r) => r.latenciesMs).sort((a, b) => a - b);
   const requests = results.reduce((n, r) => n + r.requests, 0);
   const seconds = results.reduce((n, r) => n + r.seconds, 0);
@@ -319,6 +323,8 @@ function _summary(results: LoadResult[]) {
     mbPerSecond: Math.round(bytes / seconds / 1e6),
     p50Ms: Number(_percentile(latencies, 50).toFixed(3)),
     p99Ms: Number(_percentile(latencies, 99).toFixed(3)),
+    serialP50Ms: Number(_percentile(serialLatencies, 50).toFixed(3)),
+    serialP99Ms: Number(_percentile(serialLatencies, 99).toFixed(3)),
   };
 }
 
@@ -401,12 +407,24 @@ async function _main(): Promise<void> {
       small: { direct: [], bare: [], ours: [], broker: [] },
       tile: { direct: [], bare: [], ours: [], broker: [] },
     };
+    const serial: Record<"small" | "tile", Record<Variant, LoadResult[]>> = {
+      small: { direct: [], bare: [], ours: [], broker: [] },
+      tile: { direct: [], bare: [], ours: [], broker: [] },
+    };
+    const serialSmall = Math.max(50, Math.round(smallCount / 4));
+    const serialTiles = Math.max(10, Math.round(tileCount / 4));
     for (let round = 0; round < rounds; round++) {
       for (const v of variants) {
         results.small[v].push(await _load(small[v], smallCount, smallBytes, headersOf[v]));
       }
       for (const v of variants) {
+        serial.small[v].push(await _load(small[v], serialSmall, smallBytes, headersOf[v], 1));
+      }
+      for (const v of variants) {
         results.tile[v].push(await _load(tile[v], tileCount, TILE_BYTES, headersOf[v]));
+      }
+      for (const v of variants) {
+        serial.tile[v].push(await _load(tile[v], serialTiles, TILE_BYTES, headersOf[v], 1));
       }
     }
     const tokenCallsAfter = (await ours.request<{ tokenCalls: number }>({ stats: true })).tokenCalls;
@@ -423,7 +441,9 @@ async function _main(): Promise<void> {
         "createBroker() routes on Hono served with Deno.serve: IdP ES256 bearer verified, warm token cache",
     };
     for (const kind of ["small", "tile"] as const) {
-      const s = Object.fromEntries(variants.map((v) => [v, _summary(results[kind][v])])) as Record<
+      const s = Object.fromEntries(
+        variants.map((v) => [v, _summary(results[kind][v], serial[kind][v])]),
+      ) as Record<
         Variant,
         ReturnType<typeof _summary>
       >;
@@ -434,13 +454,15 @@ async function _main(): Promise<void> {
         bareOverDirectThroughput: Number((s.bare.throughputRps / s.direct.throughputRps).toFixed(3)),
         oursMinusBareP50Ms: Number((s.ours.p50Ms - s.bare.p50Ms).toFixed(3)),
         oursMinusBareP99Ms: Number((s.ours.p99Ms - s.bare.p99Ms).toFixed(3)),
+        oursMinusBareSerialP50Ms: Number((s.ours.serialP50Ms - s.bare.serialP50Ms).toFixed(3)),
+        brokerMinusBareSerialP50Ms: Number((s.broker.serialP50Ms - s.bare.serialP50Ms).toFixed(3)),
         brokerOverBareThroughput: Number((s.broker.throughputRps / s.bare.throughputRps).toFixed(3)),
         brokerOverDirectThroughput: Number((s.broker.throughputRps / s.direct.throughputRps).toFixed(3)),
         brokerMinusBareP50Ms: Number((s.broker.p50Ms - s.bare.p50Ms).toFixed(3)),
         brokerMinusBareP99Ms: Number((s.broker.p99Ms - s.bare.p99Ms).toFixed(3)),
       };
     }
-    const measured = rounds * (smallCount + tileCount);
+    const measured = rounds * (smallCount + tileCount + serialSmall + serialTiles);
     report.tokenFunctionCallsPerRequest = Number(
       ((tokenCallsAfter - tokenCallsBefore) / measured).toFixed(3),
     );
@@ -451,6 +473,12 @@ async function _main(): Promise<void> {
     const streamBytes = streamMB * 1024 * 1024;
     const streamPath = `${SERVICE_PATH}/exportLarge?bytes=${streamBytes}`;
     const streamUrls = urls(streamPath);
+    // Warm every path once (allocator high-water marks), then measure.
+    const warmBytes = 32 * 1024 * 1024;
+    const warmUrls = urls(`${SERVICE_PATH}/exportLarge?bytes=${warmBytes}`);
+    for (const v of ["bare", "ours", "broker"] as const) {
+      await _streamMemory(warmUrls[v], warmBytes, headersOf[v]);
+    }
     report.stream = {
       bare: await _streamMemory(streamUrls.bare, streamBytes),
       ours: await _streamMemory(streamUrls.ours, streamBytes),
