@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { decodeBase64url, hasCanonicalTail } from "./_base64url.ts";
+import { hasCanonicalTail, isCanonicalBase64url } from "./_base64url.ts";
 import { invalidToken } from "./_rejection.ts";
 import { MAX_KID_LENGTH } from "./constants.ts";
 
@@ -26,6 +26,8 @@ export interface CompactJwsParts {
   payload: string;
   /** The signature, base64url. */
   signature: string;
+  /** `header.payload`, the JWS signing input (ASCII). */
+  signingInput: string;
 }
 
 /** A JOSE header that passed {@link checkJwsHeader}. */
@@ -55,6 +57,7 @@ export function checkCompactJws(token: unknown, maxTokenBytes: number): CompactJ
     header: token.slice(0, first),
     payload: token.slice(first + 1, second),
     signature: token.slice(second + 1),
+    signingInput: token.slice(0, second),
   };
   if (
     !hasCanonicalTail(parts.header) || !hasCanonicalTail(parts.payload) || !hasCanonicalTail(parts.signature)
@@ -65,6 +68,17 @@ export function checkCompactJws(token: unknown, maxTokenBytes: number): CompactJ
 }
 
 const _utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+const _NON_ASCII = /[\u0080-\uffff]/;
+
+/** The text of a canonical base64url segment, decoded as strict UTF-8 (no BOM skipping). */
+function _segmentText(segment: string): string {
+  // atob is native and fast; it wants the standard alphabet. Canonical unpadded input is accepted as is.
+  const binary = atob(segment.replaceAll("-", "+").replaceAll("_", "/"));
+  if (!_NON_ASCII.test(binary)) return binary;
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) bytes[i] = binary.charCodeAt(i);
+  return _utf8.decode(bytes);
+}
 
 /** Decodes a base64url segment holding a UTF-8 JSON object; throws `ERR_INVALID_TOKEN` for anything else. */
 export function decodeJsonObjectSegment(
@@ -73,7 +87,8 @@ export function decodeJsonObjectSegment(
 ): Record<string, unknown> {
   let value: unknown;
   try {
-    value = JSON.parse(_utf8.decode(decodeBase64url(segment)));
+    if (!isCanonicalBase64url(segment)) throw new TypeError("Invalid base64url");
+    value = JSON.parse(_segmentText(segment));
   } catch (error) {
     throw invalidToken(`Token ${what} is not JSON`, error);
   }

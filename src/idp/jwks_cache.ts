@@ -47,6 +47,8 @@ export interface JwksCache {
    * such usable key, or with `ERR_IDP_UNAVAILABLE` when keys are needed and cannot be fetched.
    */
   getKey(kid: string | undefined, alg: string): Promise<KeyLookup>;
+  /** The key, synchronously, when the key set in memory is fresh and has it; else `undefined` (use `getKey`). */
+  peekKey(kid: string | undefined, alg: string): KeyLookup | undefined;
   /** Outcome of the last fetch. */
   health(): JwksHealth;
 }
@@ -104,6 +106,13 @@ class IssuerJwksCache implements JwksCache {
     };
     if (this.#lastFetchAtMs !== undefined) health.lastFetchAt = this.#lastFetchAtMs;
     return health;
+  }
+
+  peekKey(kid: string | undefined, alg: string): KeyLookup | undefined {
+    const snapshot = this.#snapshot;
+    if (snapshot === undefined || this.#deps.now() >= snapshot.fetchedAtMs + this.#maxAgeMs) return undefined;
+    const found = findKey(snapshot.keySet, kid, alg);
+    return "found" in found ? this.#result(found.found, snapshot) : undefined;
   }
 
   async getKey(kid: string | undefined, alg: string): Promise<KeyLookup> {

@@ -48,11 +48,13 @@ const _ascii = new TextEncoder();
 export async function verifySignature(parts: CompactJwsParts, key: VerificationKey): Promise<void> {
   const params = Object.hasOwn(_SIGNATURE_PARAMS, key.alg) ? _SIGNATURE_PARAMS[key.alg] : undefined;
   if (params === undefined) throw invalidToken("Unsupported algorithm");
-  let cryptoKey: CryptoKey;
-  try {
-    cryptoKey = await importVerificationKey(key);
-  } catch (error) {
-    throw invalidToken("Key cannot be imported", error);
+  let cryptoKey = key.cryptoKey;
+  if (cryptoKey === undefined) {
+    try {
+      cryptoKey = await importVerificationKey(key);
+    } catch (error) {
+      throw invalidToken("Key cannot be imported", error);
+    }
   }
   const signature = decodeBase64url(parts.signature);
   const ecdsaBytes = _ECDSA_SIGNATURE_BYTES[key.alg];
@@ -60,7 +62,7 @@ export async function verifySignature(parts: CompactJwsParts, key: VerificationK
     throw invalidToken("Signature has the wrong size");
   }
   // The signing input is ASCII (the format check allowed nothing else), so UTF-8 encoding is the identity.
-  const signingInput = _ascii.encode(`${parts.header}.${parts.payload}`);
+  const signingInput = _ascii.encode(parts.signingInput);
   let valid: boolean;
   try {
     valid = await crypto.subtle.verify(params, cryptoKey, signature, signingInput);

@@ -143,7 +143,8 @@ class IdpTokenVerifier implements TokenVerifier {
     if (!accept.includes(kind)) throw invalidToken("Token kind not accepted");
     checkTyp(header.typ, kind, issuer.policy);
     const times = checkClaims(payload, kind, issuer.policy, now);
-    const { key, freshUntilMs } = await issuer.cache.getKey(header.kid, header.alg);
+    const { key, freshUntilMs } = issuer.cache.peekKey(header.kid, header.alg) ??
+      await issuer.cache.getKey(header.kid, header.alg);
     await verifySignature(parts, key);
     const identity: Identity = Object.freeze({
       issuer: issuer.policy.issuer,

@@ -20,7 +20,12 @@ function rejects(fn: () => unknown, reason?: RegExp): void {
 
 Deno.test("checkCompactJws() accepts three canonical segments and returns them", () => {
   const parts = checkCompactJws(`${HEADER}.${PAYLOAD}.${SIG}`, 8192);
-  assert.deepEqual(parts, { header: HEADER, payload: PAYLOAD, signature: SIG });
+  assert.deepEqual(parts, {
+    header: HEADER,
+    payload: PAYLOAD,
+    signature: SIG,
+    signingInput: `${HEADER}.${PAYLOAD}`,
+  });
 });
 
 Deno.test("checkCompactJws() rejects JWE (five segments), nested dots and missing segments", () => {
@@ -88,6 +93,14 @@ Deno.test("decodeJsonObjectSegment() wants a UTF-8 JSON object", () => {
   rejects(() => decodeJsonObjectSegment(encodeBase64url(new Uint8Array([0x7b, 0xff, 0x7d])), "payload"));
   const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode("{}")]);
   rejects(() => decodeJsonObjectSegment(encodeBase64url(bom), "payload"));
+  // UTF-8 claims survive; a segment that is not canonical base64url never reaches the decoder.
+  const utf8 = { name: "Zoë Ünal 東京" };
+  assert.deepEqual(
+    decodeJsonObjectSegment(encodeBase64url(new TextEncoder().encode(JSON.stringify(utf8))), "payload"),
+    utf8,
+  );
+  rejects(() => decodeJsonObjectSegment("eyJ+Ijoi/yJ9", "payload"));
+  rejects(() => decodeJsonObjectSegment(`${b64json({ a: 1 })}=`, "payload"));
 });
 
 Deno.test("checkJwsHeader() accepts an allowed algorithm with kid and typ", () => {
