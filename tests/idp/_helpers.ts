@@ -28,7 +28,7 @@ export function issuerConfig(overrides: Partial<IssuerInput> = {}): IssuerConfig
 export function issuerConfigs(issuers: IssuerInput[]): IssuerConfig[] {
   return brokerConfigSchema.parse({
     issuers,
-    arcgis: { portalUrl: "https://www.arcgis.com/sharing/rest" },
+    arcgis: { portalUrl: "https://gis.example.com/portal/sharing/rest" },
     profiles: {},
     sealing: { keysEnv: "BROKER_SEALING_KEYS" },
   }).issuers;
