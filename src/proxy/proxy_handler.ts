@@ -12,8 +12,9 @@
  * checks (small bodies buffered first, so a refused body reaches no one) → token → upstream.
  *
  * Bodies:
- * - `application/x-www-form-urlencoded` up to `retryMaxBodyBytes` (by `Content-Length`) is buffered, its `token`
- *   parameters are cut out (other bytes unchanged), `callback`/`f=html` refused, and it can be replayed once.
+ * - `application/x-www-form-urlencoded` up to `retryMaxBodyBytes` (by `Content-Length`, or read up to that much
+ *   when there is none) is buffered, its `token` parameters are cut out (other bytes unchanged), `callback` and
+ *   `f=html` refused, and it can be replayed once.
  * - Larger form bodies are streamed through the same filter (so the `Content-Length` is dropped); a refused
  *   parameter found mid-stream aborts the upstream request. They are not replayed.
  * - `multipart/form-data` up to `retryMaxBodyBytes` is buffered and scanned, `token` parts are cut out; larger ones
@@ -25,7 +26,10 @@
  * Upstream answers pass through with their status, except HTTP 401/407 (a web-tier challenge: the broker's own 401
  * means the IdP bearer) and HTML 5xx pages (they reveal internal host names), which become a generic 502.
  *
- * Auth errors: HTTP 498/499, or a `{"error":{"code":498|499}}` body (peeked, see `auth_error_peek.ts`). The token
+ * Auth errors: HTTP 498/499, or a `{"error":{"code":498|499}}` body, whatever the content type. A body whose
+ * declared `Content-Length` exceeds the 8 KiB window cannot be one and is passed on untouched (the runtime's own
+ * stream: tiles and exports cost nothing extra); a smaller declared one is read whole; one of unknown length is
+ * peeked at (see `auth_error_peek.ts`). A small body read whole has our token redacted should it echo it. The token
  * is refreshed with `forceRefresh` and the rejected token, and requests without a body or with a buffered form body
  * are sent once more; the second answer is passed on as received, whatever it is. Other requests get the first
  * answer as received.
