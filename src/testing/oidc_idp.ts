@@ -104,6 +104,8 @@ export interface OidcIdp extends AsyncDisposable {
   signingKid(): string;
   /** Kids in the published JWKS, signing key first. */
   publishedKids(): string[];
+  /** Adds a user, or replaces the one with the same `sub` (its claims apply to tokens issued from now on). */
+  setUser(user: OidcIdpUser): void;
   /** Signs `sub` in through the authorization code flow with PKCE and returns the tokens. */
   login(options: OidcIdpLoginOptions): Promise<OidcIdpTokens>;
   /** A client-credentials access token for the resource. */
@@ -369,7 +371,7 @@ class TestOidcIdp implements OidcIdp {
   readonly spaClientId: string;
   readonly serviceClientId: string;
   readonly serviceClientSecret: string;
-  readonly #users: ReadonlyMap<string, OidcIdpUser>;
+  readonly #users: Map<string, OidcIdpUser>;
   readonly #resourceScopes: readonly string[];
   readonly #spaRedirectUris: readonly string[];
   readonly #accessTokenTtlSeconds: number;
@@ -410,6 +412,10 @@ class TestOidcIdp implements OidcIdp {
 
   get running(): boolean {
     return this.#server !== undefined;
+  }
+
+  setUser(user: OidcIdpUser): void {
+    this.#users.set(user.sub, user);
   }
 
   signingKid(): string {

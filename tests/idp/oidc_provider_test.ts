@@ -175,6 +175,19 @@ Deno.test("tokens from a real OpenID provider", async (t) => {
       },
     );
 
+    await t.step("claims of a user added while running reach the access token", async () => {
+      const es = idps.get("ES256")!;
+      es.setUser({ sub: "carol", claims: { groups: ["gis-admins"], email: "carol@example.com" } });
+      const { verifier } = verifierFor(es);
+      const identity = await verifier.verify((await es.login({ sub: "carol" })).accessToken);
+      assert.deepEqual([identity.subject, identity.claims.groups, identity.claims.email], [
+        "carol",
+        ["gis-admins"],
+        "carol@example.com",
+      ]);
+      await assert.rejects(es.login({ sub: "nobody" }), /Unknown test user/);
+    });
+
     await t.step("ID tokens are refused by default, even with a matching audience", async () => {
       const { idToken } = await rs.login({ sub: "alice" });
       const { verifier } = verifierFor(rs);

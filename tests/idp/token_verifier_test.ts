@@ -284,6 +284,22 @@ Deno.test("verify() requires the exact issuer, before fetching keys", async () =
   assert.equal(idp.jwksCalls(), 0);
 });
 
+Deno.test("verify() reads duplicate JSON members as the last one, as RFC 7515 §4 allows (B14)", async () => {
+  const { verifier } = setup();
+  const claims = JSON.stringify(accessClaims()).replace('{"iss":', '{"iss":"https://evil.example","iss":');
+  const header = b64json({ alg: "RS256", kid: "rsa-1", typ: "at+jwt" });
+  const input = `${header}.${jose.base64url.encode(claims)}`;
+  const signature = await crypto.subtle.sign(
+    { name: "RSASSA-PKCS1-v1_5" },
+    rsa.privateKey,
+    new TextEncoder().encode(input),
+  );
+  const identity = await verifier.verify(`${input}.${jose.base64url.encode(new Uint8Array(signature))}`);
+  // What was checked is what is returned: one parse serves both.
+  assert.equal(identity.issuer, ISSUER);
+  assert.equal(identity.claims.iss, ISSUER);
+});
+
 Deno.test("verify() requires our audience", async () => {
   const { verifier } = setup();
   const { aud: _aud, ...noAud } = accessClaims();
