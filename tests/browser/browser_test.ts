@@ -240,6 +240,39 @@ Deno.test({
         await context.close();
       },
     );
+
+    await t.step(
+      "ArcGIS Online hosts: the proxy page with the helper's proxy rule and interceptor",
+      async () => {
+        const context = await launched.newContext();
+        const page = await context.newPage();
+        const traffic = recordTraffic(page);
+        try {
+          await page.goto(online.proxyPageUrl);
+          const hooks = await waitForPage(page, { loginSub: DEMO_IDP_USER.sub, timeoutMs: PAGE_TIMEOUT_MS });
+          assert.deepEqual(hooks.errors, []);
+          assert.equal(hooks.featureCount, 36);
+          assert.equal(hooks.dialogOpened, 0);
+          console.log(`  screenshot: ${await screenshot(page, "proxy-arcgis-online")}`);
+        } finally {
+          await traffic.stop();
+        }
+        const proxied = traffic.exchanges.filter((e) =>
+          e.url.startsWith(`${online.brokerUrl}/proxy?https://`)
+        );
+        assert.ok(proxied.length >= 3, `the SDK used the proxy (${proxied.length} requests)`);
+        assert.ok(
+          proxied.every((e) => /^Bearer /.test(e.requestHeaders.authorization ?? "")),
+          "IdP bearer added",
+        );
+        assert.ok(
+          traffic.exchanges.every((e) => !new URL(e.url).hostname.endsWith("services.arcgis.com")),
+          "the page never called the hosted service directly",
+        );
+        assert.deepEqual(findLeaks(traffic.exchanges, online.fake.tokens().map((info) => info.token)), []);
+        await context.close();
+      },
+    );
   } finally {
     await browser?.close();
     for (const stack of stacks.reverse()) await stack.close();
