@@ -4,7 +4,11 @@
  * Cloudflare's own compression) and prints the sizes. Wrangler's own "Total Upload … / gzip …" line is reported
  * too; Cloudflare's limits apply to that gzip figure.
  *
- * Usage: `deno run -A scripts/worker_bundle_size.ts [--json]`
+ * With `--startup` it also profiles the Worker's startup phase with `wrangler check startup` (workerd on this
+ * machine) and reports the CPU time of the samples that were not idle: an indication only, since Cloudflare's CPUs
+ * differ and wrangler prints the real "Worker Startup Time" only on an actual deploy.
+ *
+ * Usage: `deno run -A scripts/worker_bundle_size.ts [--json] [--startup]`
  *
  * @module
  */
@@ -22,6 +26,61 @@ export interface WorkerBundleSize {
   wranglerSummary: string | null;
   /** Wall time of the dry run, in milliseconds. */
   elapsedMs: number;
+}
+
+interface _CpuProfile {
+  nodes: Array<{ id: number; callFrame: { functionName: string } }>;
+  samples: number[];
+  timeDeltas: number[];
+  startTime: number;
+  endTime: number;
+}
+
+/** Startup profile of the Worker. */
+export interface WorkerStartupProfile {
+  /** CPU time of the non-idle samples of the startup phase, in milliseconds. */
+  busyMs: number;
+  /** Wall span of the profile, in milliseconds. */
+  spanMs: number;
+}
+
+/** Profiles the startup phase with `wrangler check startup`. */
+export async function profileWorkerStartup(): Promise<WorkerStartupProfile> {
+  const dir = await Deno.makeTempDir({ prefix: "atb-worker-startup-" });
+  try {
+    const output = await new Deno.Command("node", {
+      args: [
+        `${ROOT}node_modules/wrangler/bin/wrangler.js`,
+        "check",
+        "startup",
+        "--outfile",
+        `${dir}/startup.cpuprofile`,
+      ],
+      cwd: ROOT,
+      env: { WRANGLER_SEND_METRICS: "false", NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+      stdin: "null",
+      signal: AbortSignal.timeout(120_000),
+    }).output();
+    if (!output.success) {
+      throw new Error(
+        `wrangler check startup failed:\n${new TextDecoder().decode(output.stderr).slice(-3000)}`,
+      );
+    }
+    const profile = JSON.parse(await Deno.readTextFile(`${dir}/startup.cpuprofile`)) as _CpuProfile;
+    const names = new Map(profile.nodes.map((n) => [n.id, n.callFrame.functionName]));
+    let busyUs = 0;
+    profile.samples.forEach((id, i) => {
+      if (names.get(id) !== "(idle)") busyUs += profile.timeDeltas[i + 1] ?? 0;
+    });
+    return {
+      busyMs: Math.round(busyUs / 100) / 10,
+      spanMs: Math.round((profile.endTime - profile.startTime) / 100) / 10,
+    };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 }
 
 /** Runs the dry run and measures the output. */
@@ -54,8 +113,9 @@ export async function measureWorkerBundle(): Promise<WorkerBundleSize> {
 
 if (import.meta.main) {
   const size = await measureWorkerBundle();
+  const startup = Deno.args.includes("--startup") ? await profileWorkerStartup() : undefined;
   if (Deno.args.includes("--json")) {
-    console.log(JSON.stringify(size));
+    console.log(JSON.stringify({ ...size, startup }));
   } else {
     console.log(
       `worker.js: ${(size.bundleBytes / 1024).toFixed(1)} KiB, gzip -9: ${
@@ -63,5 +123,8 @@ if (import.meta.main) {
       } KiB`,
     );
     if (size.wranglerSummary) console.log(`wrangler: ${size.wranglerSummary}`);
+    if (startup) {
+      console.log(`startup (local workerd profile): ${startup.busyMs} ms CPU over ${startup.spanMs} ms`);
+    }
   }
 }
