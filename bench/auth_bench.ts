@@ -191,7 +191,9 @@ async function benchAlg(alg: Alg): Promise<AlgResult> {
   // (b) raw WebCrypto
   if (!(await crypto.subtle.verify(params, publicKey, signature, data))) throw new Error("Raw verify failed");
   // The verifiers import the published JWK; so does the baseline (a generated key can verify at another speed).
-  const importedKey = await jose.importJWK(publicJwk, alg) as CryptoKey;
+  const imported = await jose.importJWK(publicJwk, alg);
+  if (!(imported instanceof CryptoKey)) throw new Error("Expected a public CryptoKey");
+  const importedKey = imported;
   cases.rawSubtleVerify = () => crypto.subtle.verify(params, importedKey, signature, data);
 
   // (c), (d) our verifier, directly

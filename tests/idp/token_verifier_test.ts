@@ -109,7 +109,7 @@ Deno.test("verify() rejects HS256 signed with the issuer's public key as the sec
     new TextEncoder().encode(JSON.stringify(rsa.publicJwk)),
     new TextEncoder().encode(rsa.publicJwk.n!),
     new Uint8Array(
-      await crypto.subtle.exportKey("spki", await jose.importJWK(rsa.publicJwk, "RS256") as CryptoKey),
+      await crypto.subtle.exportKey("spki", await importPublicKey(rsa.publicJwk)),
     ),
   ];
   for (const secret of secrets) {
@@ -571,3 +571,9 @@ Deno.test("verify() rejects non-string input without throwing anything but ERR_I
 });
 
 export type { SigningKey };
+
+async function importPublicKey(jwk: jose.JWK): Promise<CryptoKey> {
+  const key = await jose.importJWK(jwk, "RS256");
+  if (!(key instanceof CryptoKey)) throw new Error("Expected a public CryptoKey");
+  return key;
+}
