@@ -7,7 +7,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { LogFn } from "../deps.ts";
 import { BrokerError } from "../errors.ts";
 import type { KvStore } from "../store/kv_store.ts";
@@ -34,12 +34,13 @@ export interface CachedToken {
 }
 
 const _cachedTokenSchema = z.object({
-  token: z.string().min(1),
-  expires: z.number().finite(),
+  token: z.string().check(z.minLength(1)),
+  // z.number() refuses Infinity and NaN (zod 4), as `.finite()` did.
+  expires: z.number(),
   ssl: z.boolean(),
   userId: z.string(),
-  referer: z.string().optional(),
-  capped: z.boolean().optional(),
+  referer: z.optional(z.string()),
+  capped: z.optional(z.boolean()),
 });
 
 const _negativeSchema = z.object({ code: z.string() });
