@@ -10,7 +10,7 @@ const OTHER = "https://other.example.com";
 function config(rules: BrokerConfigInput["rules"], issuers: string[] = [IDP]) {
   return parseConfig({
     issuers: issuers.map((issuer) => ({ issuer, audience: "broker" })),
-    arcgis: { portalUrl: "https://org.maps.arcgis.com/sharing/rest" },
+    arcgis: { portalUrl: "https://org.maps.arcgis.com/sharing/rest", orgId: "ORG123" },
     profiles: {
       me: { mode: "user", clientId: "c", redirectUri: "https://broker.example.com/arcgis/link/callback" },
       viewer: { mode: "app", clientId: "a", clientSecretEnv: "APP_SECRET" },
