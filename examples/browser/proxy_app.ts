@@ -46,41 +46,15 @@ async function main(): Promise<void> {
       getIdpToken,
     };
     if (!await ensureLinked(brokerUrl, options, config.layerUrl, hooks)) return;
-    if (options.urlPrefixes.every((p) => p.startsWith("https:"))) {
-      addProxyRules(urlUtils, options);
-      // The helper's interceptor is typed structurally (it does not import @arcgis/core), hence the cast.
-      esriConfig.request.interceptors?.push(proxyInterceptor(options) as unknown as RequestInterceptor);
-    } else {
-      // The helper accepts only https ArcGIS prefixes; the local demo's stand-in ArcGIS is plain http on
-      // loopback, so the same two steps are spelled out here.
-      for (const urlPrefix of options.urlPrefixes) {
-        urlUtils.addProxyRule({ urlPrefix, proxyUrl: options.brokerProxyUrl });
-      }
-      esriConfig.request.interceptors?.push(loopbackProxyInterceptor(options));
-    }
+    addProxyRules(urlUtils, options);
+    // The helper's interceptor is typed structurally (it does not import @arcgis/core), hence the cast.
+    esriConfig.request.interceptors?.push(proxyInterceptor(options) as unknown as RequestInterceptor);
     setStatus(hooks, "Loading the layer through the broker's proxy…");
     const layer = new FeatureLayer({ url: config.layerUrl, outFields: ["*"] });
     await showLayer(config, layer, hooks);
   } catch (error) {
     reportError(hooks, error);
   }
-}
-
-/** Like the helper's `proxyInterceptor`, for plain-http loopback prefixes (local stand-ins only). */
-function loopbackProxyInterceptor(options: ProxyInterceptorOptions): RequestInterceptor {
-  const prefixes = options.urlPrefixes.map((p) => p.replace(/\/?$/, "/").toLowerCase());
-  const goesToProxy = (url: string): boolean =>
-    url.startsWith(`${options.brokerProxyUrl}?`) ||
-    prefixes.some((p) => `${url.replace(/[?#].*$/, "")}/`.toLowerCase().startsWith(p));
-  return {
-    urls: [options.brokerProxyUrl, ...options.urlPrefixes],
-    async before(params): Promise<void> {
-      if (!goesToProxy(params.url)) return;
-      const token = await options.getIdpToken();
-      const requestOptions = params.requestOptions ?? (params.requestOptions = {});
-      requestOptions.headers = { ...requestOptions.headers, Authorization: `Bearer ${token}` };
-    },
-  };
 }
 
 async function _brokerCall(

@@ -55,12 +55,18 @@ function _withSlash(text: string): string {
   return text.endsWith("/") ? text : `${text}/`;
 }
 
+/** https, or plain http on a loopback host (local stand-ins in development and tests). */
+function _isAllowedPrefix(url: string): boolean {
+  if (/^https:\/\//i.test(url)) return true;
+  return /^http:\/\/(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|localhost|\[::1\])(:\d+)?\//i.test(url);
+}
+
 function _checkOptions(options: ProxyInterceptorOptions): void {
   if (typeof options.brokerProxyUrl !== "string" || !/^https?:\/\//i.test(options.brokerProxyUrl)) {
     throw new TypeError('Invalid option "brokerProxyUrl": expected an absolute http(s) URL');
   }
-  if (!Array.isArray(options.urlPrefixes) || options.urlPrefixes.some((p) => !/^https:\/\//i.test(p))) {
-    throw new TypeError('Invalid option "urlPrefixes": expected absolute https URLs');
+  if (!Array.isArray(options.urlPrefixes) || options.urlPrefixes.some((p) => !_isAllowedPrefix(p))) {
+    throw new TypeError('Invalid option "urlPrefixes": expected absolute https URLs (or http on loopback)');
   }
 }
 
@@ -84,7 +90,7 @@ export function proxyInterceptor(options: ProxyInterceptorOptions): ProxyRequest
   const goesToProxy = (url: string): boolean => {
     if (url.startsWith(`${proxy}?`)) return true;
     const normal = _withSlash(_normal(url));
-    return /^https:\/\//i.test(url) && prefixes.some((prefix) => normal.startsWith(prefix));
+    return _isAllowedPrefix(url) && prefixes.some((prefix) => normal.startsWith(prefix));
   };
   return {
     urls: [proxy, ...options.urlPrefixes],

@@ -343,6 +343,33 @@ Deno.test("proxyInterceptor() adds the IdP bearer only to requests that go throu
   );
 });
 
+Deno.test("proxyInterceptor() accepts plain http prefixes on loopback only", async () => {
+  const local = "http://127.0.0.1:8702/server/rest/services/Trailheads/FeatureServer";
+  const interceptor = proxyInterceptor({
+    brokerProxyUrl: `${BROKER}/proxy`,
+    urlPrefixes: [local],
+    getIdpToken: () => Promise.resolve("idp"),
+  });
+  const params = {
+    url: `${local}/0/query?f=json`,
+    requestOptions: { headers: {} as Record<string, string> },
+  };
+  await interceptor.before(params);
+  assert.equal(params.requestOptions.headers.Authorization, "Bearer idp");
+  for (const prefix of ["http://gis.example.com/server/rest/services/", "http://127.0.0.1.evil.com/x/"]) {
+    assert.throws(
+      () =>
+        proxyInterceptor({
+          brokerProxyUrl: `${BROKER}/proxy`,
+          urlPrefixes: [prefix],
+          getIdpToken: () => Promise.resolve(""),
+        }),
+      TypeError,
+      prefix,
+    );
+  }
+});
+
 Deno.test("the browser helper imports nothing outside src/client", async () => {
   for (const name of ["mod.ts", "credentials_client.ts", "proxy_interceptor.ts", "constants.ts"]) {
     const text = await Deno.readTextFile(new URL(`../../src/client/${name}`, import.meta.url));
