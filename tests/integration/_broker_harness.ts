@@ -4,7 +4,7 @@
  */
 import { Hono } from "hono";
 import * as jose from "jose";
-import { type Broker, createBroker } from "../../src/hono/broker.ts";
+import { type Broker, type BrokerOptions, createBroker } from "../../src/hono/broker.ts";
 import type { BrokerConfigInput } from "../../src/config/schema.ts";
 import { createMemoryStore } from "../../src/store/memory_store.ts";
 import type { LogEntry } from "../../src/deps.ts";
@@ -68,7 +68,11 @@ export interface BrokerHarness {
 }
 
 export async function createBrokerHarness(
-  options: { config?: BrokerConfigInput; fake?: Parameters<typeof createFakeArcGIS>[0] } = {},
+  options: {
+    config?: BrokerConfigInput;
+    fake?: Parameters<typeof createFakeArcGIS>[0];
+    broker?: Partial<BrokerOptions>;
+  } = {},
 ): Promise<BrokerHarness> {
   let nowMs = START_MS;
   const now = (): number => nowMs;
@@ -105,6 +109,7 @@ export async function createBrokerHarness(
     store: createMemoryStore({ now }),
     log: (entry) => logs.push(entry),
     secrets: SECRETS,
+    ...options.broker,
   });
   const app = new Hono();
   app.route("/arcgis", broker.routes());

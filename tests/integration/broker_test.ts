@@ -142,3 +142,23 @@ Deno.test("an identity no rule admits gets 403 insufficient_scope from every rou
   }
   assert.equal(h.fake.requests.length, 0);
 });
+
+Deno.test("a per-identity rate limit answers 429 with Retry-After and sends nothing upstream", async () => {
+  const keys: string[] = [];
+  const h = await createBrokerHarness({
+    broker: {
+      rateLimit: (key) => {
+        keys.push(key);
+        return Promise.resolve(false);
+      },
+    },
+  });
+  const viewer = await h.token("vera", { groups: ["viewers"] });
+  const res = await h.app.request(`${BROKER}/arcgis/proxy?${SERVICE}/0?f=json`, { headers: auth(viewer) });
+  assert.equal(res.status, 429);
+  assert.ok(Number(res.headers.get("retry-after")) >= 1);
+  assert.equal((await res.json()).error, "rate_limited");
+  assert.equal(keys.length, 1);
+  assert.ok(!keys[0].includes("vera"), "the limiter key is a hash, not the subject");
+  assert.equal(h.fake.count((r) => r.path.includes("/rest/services/")), 0);
+});
