@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { LogFn } from "../deps.ts";
 import { type ArcGISErrorInfo, clipText, upstreamError } from "./_errors.ts";
 import { DEFAULT_RETRY_AFTER_SECONDS, MAX_ARCGIS_BODY_BYTES, MAX_RETRY_AFTER_SECONDS } from "./constants.ts";
@@ -52,16 +52,16 @@ export interface ArcGISHttp {
 
 const _envelope = z.object({
   error: z.object({
-    code: z.union([z.number(), z.string()]).optional(),
-    error: z.string().optional(),
-    error_description: z.string().optional(),
-    message: z.string().optional(),
+    code: z.optional(z.union([z.number(), z.string()])),
+    error: z.optional(z.string()),
+    error_description: z.optional(z.string()),
+    message: z.optional(z.string()),
   }),
 });
 
 const _failedStatus = z.object({
   status: z.enum(["failed", "failure"]),
-  message: z.string().optional(),
+  message: z.optional(z.string()),
 });
 
 function _retryAfter(response: Response): number {

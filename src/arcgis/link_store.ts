@@ -14,7 +14,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import type { LogFn } from "../deps.ts";
 import { type AtomicKvStore, isAtomicKvStore, type KvStore } from "../store/kv_store.ts";
 import { getJsonEntry, putJson } from "../store/json_value.ts";
@@ -76,12 +76,13 @@ export interface PendingLink {
   accessExpires: number;
 }
 
+// z.number() refuses Infinity and NaN (zod 4), as `.finite()` did.
 const _linkRecord = z.object({
-  username: z.string().min(1),
-  refreshToken: z.string().min(1),
-  refreshIssuedAt: z.number().finite(),
-  refreshExpires: z.number().finite(),
-  rotateAt: z.number().finite(),
+  username: z.string().check(z.minLength(1)),
+  refreshToken: z.string().check(z.minLength(1)),
+  refreshIssuedAt: z.number(),
+  refreshExpires: z.number(),
+  rotateAt: z.number(),
   ssl: z.boolean(),
 });
 
@@ -89,9 +90,9 @@ const _linkState = z.object({
   issuer: z.string(),
   subject: z.string(),
   profile: z.string(),
-  verifier: z.string().min(43),
+  verifier: z.string().check(z.minLength(43)),
   returnTo: z.string(),
-  idpUsername: z.string().optional(),
+  idpUsername: z.optional(z.string()),
 });
 
 const _pendingLink = z.object({
@@ -99,8 +100,8 @@ const _pendingLink = z.object({
   subject: z.string(),
   profile: z.string(),
   link: _linkRecord,
-  accessToken: z.string().min(1),
-  accessExpires: z.number().finite(),
+  accessToken: z.string().check(z.minLength(1)),
+  accessExpires: z.number(),
 });
 
 /** A held rotation lock. */
@@ -176,7 +177,7 @@ class SealedLinkStore implements LinkStore {
     return value;
   }
 
-  async #open<T>(key: string, sealed: string | null, schema: z.ZodType<T>): Promise<T | null> {
+  async #open<T>(key: string, sealed: string | null, schema: z.ZodMiniType<T>): Promise<T | null> {
     if (sealed === null) return null;
     // Read through a one-entry store so that json_value's checks (expiry, seal, schema) apply to the taken value.
     const entry = await getJsonEntry(

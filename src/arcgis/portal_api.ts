@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { type ArcGISErrorInfo, upstreamError } from "./_errors.ts";
 import type { ArcGISHttp } from "./arcgis_http.ts";
 import type { ArcGISUrls } from "./urls.ts";
@@ -45,30 +45,30 @@ export interface PortalUser {
 }
 
 const _oauthToken = z.object({
-  access_token: z.string().min(1),
-  expires_in: z.number().positive(),
-  username: z.string().optional(),
-  ssl: z.boolean().optional(),
-  refresh_token: z.string().min(1).optional(),
-  refresh_token_expires_in: z.number().positive().optional(),
+  access_token: z.string().check(z.minLength(1)),
+  expires_in: z.number().check(z.positive()),
+  username: z.optional(z.string()),
+  ssl: z.optional(z.boolean()),
+  refresh_token: z.optional(z.string().check(z.minLength(1))),
+  refresh_token_expires_in: z.optional(z.number().check(z.positive())),
 });
 
 const _generatedToken = z.object({
-  token: z.string().min(1),
-  expires: z.union([z.number(), z.string().regex(/^\d+$/).transform(Number)]),
-  ssl: z.boolean().optional(),
+  token: z.string().check(z.minLength(1)),
+  expires: z.union([z.number(), z.pipe(z.string().check(z.regex(/^\d+$/)), z.transform(Number))]),
+  ssl: z.optional(z.boolean()),
 });
 
 const _user = z.object({
-  username: z.string().min(1),
-  orgId: z.string().optional().nullable(),
-  idpUsername: z.string().optional().nullable(),
+  username: z.string().check(z.minLength(1)),
+  orgId: z.nullable(z.optional(z.string())),
+  idpUsername: z.nullable(z.optional(z.string())),
 });
 
-const _portalSelf = z.object({ id: z.string().min(1).optional() });
+const _portalSelf = z.object({ id: z.optional(z.string().check(z.minLength(1))) });
 
 const _serverInfo = z.object({
-  owningSystemUrl: z.string().optional(),
+  owningSystemUrl: z.optional(z.string()),
 });
 
 /** Form parameters of one call. */
@@ -136,7 +136,7 @@ class HttpPortalApi implements PortalApi {
     this.#now = now;
   }
 
-  async #call<S extends z.ZodType>(
+  async #call<S extends z.ZodMiniType>(
     url: string,
     endpoint: string,
     params: _Params,

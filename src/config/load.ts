@@ -3,7 +3,7 @@
  *
  * @module
  */
-import type { z } from "zod";
+import type * as z from "zod/mini";
 import { BrokerError } from "../errors.ts";
 import { CONFIG_ENV } from "./constants.ts";
 import { type BrokerConfig, brokerConfigSchema } from "./schema.ts";
@@ -45,14 +45,14 @@ export interface LoadedConfig {
   secrets: Secrets;
 }
 
-function issuesOf(error: z.ZodError): ConfigIssue[] {
+function issuesOf(error: z.core.$ZodError): ConfigIssue[] {
   return error.issues.map((issue) => ({
     path: issue.path.map(String).join("."),
     message: describeIssue(issue),
   }));
 }
 
-function describeIssue(issue: z.ZodError["issues"][number]): string {
+function describeIssue(issue: z.core.$ZodIssue): string {
   // zod's default messages can echo received values; keep ours value-free where zod would quote input.
   if (issue.code === "invalid_type") return `Expected ${issue.expected}`;
   if (issue.code === "unrecognized_keys") {

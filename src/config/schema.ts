@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
+import { en } from "zod/locales";
 import type { BrokerConfig, BrokerConfigInput } from "./types.ts";
 import {
   ASYMMETRIC_ALGORITHMS,
@@ -14,6 +15,11 @@ import {
   MAX_CLOCK_TOLERANCE_SECONDS,
 } from "./constants.ts";
 
+// zod/mini (a fraction of classic zod's size in the Workers bundle) loads no locale: without one, every message
+// this schema does not set itself would read "Invalid input". Register English unless the host chose a locale,
+// exactly as classic zod does on its first schema.
+if (!z.config().localeError) z.config(en());
+
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /** True when `url` is on a loopback host (only those may use plain http, and only when allowed). */
@@ -21,96 +27,105 @@ export function isLoopbackUrl(url: URL): boolean {
   return LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
 }
 
-const urlString = z.string().refine((s) => URL.canParse(s), { message: "Expected an absolute URL" });
+const urlString = z.string().check(z.refine((s) => URL.canParse(s), { message: "Expected an absolute URL" }));
 
-const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+const envName = z.string().check(z.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
   message: "Expected an environment variable name",
-});
+}));
 
-const oneOrMany = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
+const nonEmpty = (): z.ZodMiniString<string> => z.string().check(z.minLength(1));
 
-const algorithm = z.string().refine((a) => (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a), {
+const oneOrMany = z.union([nonEmpty(), z.array(nonEmpty()).check(z.minLength(1))]);
+
+const algorithm = z.string().check(z.refine((a) => (ASYMMETRIC_ALGORITHMS as readonly string[]).includes(a), {
   message: `Expected an asymmetric algorithm (${ASYMMETRIC_ALGORITHMS.join(", ")}); HS* and none are refused`,
-});
+}));
 
-const seconds = z.number().int().nonnegative();
-const positiveSeconds = z.number().int().positive();
+/** An integer (zod's `int` format check) with `checks` after it. */
+const integer = (...checks: z.core.$ZodCheck<number>[]): z.ZodMiniNumber<number> =>
+  z.number().check(z.int(), ...checks);
+
+const seconds = integer(z.nonnegative());
+const positiveSeconds = integer(z.positive());
 
 const jwksOptions = z.strictObject({
   /** How long fetched keys are fresh. */
-  cacheMaxAgeSeconds: positiveSeconds.default(600),
+  cacheMaxAgeSeconds: z._default(positiveSeconds, 600),
   /** Minimum time between two refetches caused by an unknown `kid` or a failed fetch. */
-  cooldownSeconds: positiveSeconds.default(30),
+  cooldownSeconds: z._default(positiveSeconds, 30),
   /** How long stale keys keep verifying while the IdP is down. */
-  staleMaxAgeSeconds: seconds.default(86_400),
+  staleMaxAgeSeconds: z._default(seconds, 86_400),
   /** Timeout of one discovery or JWKS fetch. */
-  fetchTimeoutMs: z.number().int().positive().max(60_000).default(5_000),
+  fetchTimeoutMs: z._default(integer(z.positive(), z.lte(60_000)), 5_000),
   /** Largest accepted discovery or JWKS body. */
-  maxBodyBytes: z.number().int().positive().max(4 * 1024 * 1024).default(256 * 1024),
+  maxBodyBytes: z._default(integer(z.positive(), z.lte(4 * 1024 * 1024)), 256 * 1024),
 });
 
 const idTokens = z.strictObject({
   /** The audience ID tokens must carry: the client id of the app that receives them. */
   audience: oneOrMany,
   /** Expected `typ` header of ID tokens, if the IdP sets one. */
-  typ: z.string().min(1).optional(),
+  typ: z.optional(nonEmpty()),
 });
 
 const issuerSchema = z.strictObject({
   issuer: urlString,
   audience: oneOrMany,
-  jwksUri: urlString.optional(),
-  algorithms: z.array(algorithm).min(1).default([...DEFAULT_ALGORITHMS]),
-  clockToleranceSeconds: seconds.max(MAX_CLOCK_TOLERANCE_SECONDS).default(DEFAULT_CLOCK_TOLERANCE_SECONDS),
-  maxTokenAgeSeconds: positiveSeconds.optional(),
-  requiredClaims: z.array(z.string().min(1)).default([...DEFAULT_REQUIRED_CLAIMS]),
-  typ: z.string().min(1).optional(),
-  requiredScopes: z.array(z.string().min(1)).default([]),
-  clientIds: z.array(z.string().min(1)).optional(),
-  idTokens: idTokens.optional(),
+  jwksUri: z.optional(urlString),
+  algorithms: z._default(z.array(algorithm).check(z.minLength(1)), [...DEFAULT_ALGORITHMS]),
+  clockToleranceSeconds: z._default(
+    seconds.check(z.lte(MAX_CLOCK_TOLERANCE_SECONDS)),
+    DEFAULT_CLOCK_TOLERANCE_SECONDS,
+  ),
+  maxTokenAgeSeconds: z.optional(positiveSeconds),
+  requiredClaims: z._default(z.array(nonEmpty()), [...DEFAULT_REQUIRED_CLAIMS]),
+  typ: z.optional(nonEmpty()),
+  requiredScopes: z._default(z.array(nonEmpty()), []),
+  clientIds: z.optional(z.array(nonEmpty())),
+  idTokens: z.optional(idTokens),
   /** Allow plain http for the issuer, discovery and JWKS, on loopback hosts only (for tests and the demo). */
-  allowInsecureLoopback: z.boolean().default(false),
-  jwks: jwksOptions.default(jwksOptions.parse({})),
+  allowInsecureLoopback: z._default(z.boolean(), false),
+  jwks: z._default(jwksOptions, jwksOptions.parse({})),
 });
 
 const browserExposure = {
   /** Hand this shared identity's token to browsers (`/credentials`, `/token`); otherwise proxy only. */
-  exposeToBrowser: z.boolean().default(false),
+  exposeToBrowser: z._default(z.boolean(), false),
   /** Longest lifetime of a token handed to a browser for a shared identity. */
-  browserTokenMaxSeconds: positiveSeconds.max(3_600).default(900),
+  browserTokenMaxSeconds: z._default(positiveSeconds.check(z.lte(3_600)), 900),
 };
 
 const userProfile = z.strictObject({
   mode: z.literal("user"),
-  clientId: z.string().min(1),
-  clientSecretEnv: envName.optional(),
+  clientId: nonEmpty(),
+  clientSecretEnv: z.optional(envName),
   redirectUri: urlString,
-  idpUsernameClaim: z.string().min(1).optional(),
+  idpUsernameClaim: z.optional(nonEmpty()),
   /** Lifetime asked for the refresh token at authorize time (`expiration`, minutes). */
-  refreshTokenExpirationMinutes: z.number().int().positive().max(129_600).default(20_160),
+  refreshTokenExpirationMinutes: z._default(integer(z.positive(), z.lte(129_600)), 20_160),
   /** Rotate the refresh token with `exchange_refresh_token` when less than this is left. */
-  rotationMarginSeconds: positiveSeconds.default(86_400),
+  rotationMarginSeconds: z._default(positiveSeconds, 86_400),
 });
 
 const appProfile = z.strictObject({
   mode: z.literal("app"),
-  clientId: z.string().min(1),
+  clientId: nonEmpty(),
   clientSecretEnv: envName,
   /** Lifetime asked for app tokens (`expiration`, minutes). */
-  expirationMinutes: z.number().int().positive().max(20_160).default(120),
+  expirationMinutes: z._default(integer(z.positive(), z.lte(20_160)), 120),
   ...browserExposure,
 });
 
 const accountProfile = z.strictObject({
   mode: z.literal("account"),
-  username: z.string().min(1),
+  username: nonEmpty(),
   passwordEnv: envName,
   acknowledgeNamedUserTerms: z.literal(true, {
     message: "Expected true: sharing one named account can break Esri's named-user terms (see README)",
   }),
   /** Bind the token to this referer (`client=referer`); the proxy then sends it as `Referer`. */
-  referer: z.string().min(1).optional(),
-  expirationMinutes: z.number().int().positive().max(20_160).default(60),
+  referer: z.optional(nonEmpty()),
+  expirationMinutes: z._default(integer(z.positive(), z.lte(20_160)), 60),
   ...browserExposure,
 });
 
@@ -118,97 +133,110 @@ const apiKeyProfile = z.strictObject({
   mode: z.literal("apiKey"),
   apiKeyEnv: envName,
   /** An API key never reaches a browser: only `false` is accepted. */
-  exposeToBrowser: z.literal(false, { message: "An API key is never handed to a browser" }).default(false),
+  exposeToBrowser: z._default(
+    z.literal(false, { message: "An API key is never handed to a browser" }),
+    false,
+  ),
   /** How long the broker treats the key as valid before re-reading it. */
-  assumedLifetimeSeconds: positiveSeconds.default(86_400),
+  assumedLifetimeSeconds: z._default(positiveSeconds, 86_400),
 });
 
 const profileSchema = z.discriminatedUnion("mode", [userProfile, appProfile, accountProfile, apiKeyProfile]);
 
 const ruleSchema = z.strictObject({
-  issuer: urlString.optional(),
-  claim: z.string().min(1).optional(),
-  equals: z.union([z.string(), z.number(), z.boolean()]).optional(),
-  includes: z.union([z.string(), z.number()]).optional(),
-  matches: z.string().refine((p) => {
-    try {
-      new RegExp(p, "u");
-      return true;
-    } catch {
-      return false;
-    }
-  }, { message: "Expected a valid regular expression" }).optional(),
-  exists: z.boolean().optional(),
+  issuer: z.optional(urlString),
+  claim: z.optional(nonEmpty()),
+  equals: z.optional(z.union([z.string(), z.number(), z.boolean()])),
+  includes: z.optional(z.union([z.string(), z.number()])),
+  matches: z.optional(
+    z.string().check(z.refine((p) => {
+      try {
+        new RegExp(p, "u");
+        return true;
+      } catch {
+        return false;
+      }
+    }, { message: "Expected a valid regular expression" })),
+  ),
+  exists: z.optional(z.boolean()),
   profile: oneOrMany,
 });
 
 const proxyEntry = z.strictObject({
   url: urlString,
-  methods: z.array(z.enum(["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH"])).min(1).default(["GET", "POST"]),
-  tokenIn: z.enum(["header", "query"]).default("header"),
-  allowEdits: z.boolean().default(false),
-  profile: z.string().min(1).optional(),
+  methods: z._default(
+    z.array(z.enum(["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH"])).check(z.minLength(1)),
+    ["GET", "POST"],
+  ),
+  tokenIn: z._default(z.enum(["header", "query"]), "header"),
+  allowEdits: z._default(z.boolean(), false),
+  profile: z.optional(nonEmpty()),
 });
 
 const proxySchema = z.strictObject({
-  allow: z.array(proxyEntry).default([]),
-  maxBodyBytes: z.number().int().positive().default(10 * 1024 * 1024),
+  allow: z._default(z.array(proxyEntry), []),
+  maxBodyBytes: z._default(integer(z.positive()), 10 * 1024 * 1024),
   /** Bodies up to this size are buffered so a 498/499 can be retried once. */
-  retryMaxBodyBytes: z.number().int().nonnegative().default(64 * 1024),
-  fetchTimeoutMs: z.number().int().positive().default(30_000),
+  retryMaxBodyBytes: z._default(integer(z.nonnegative()), 64 * 1024),
+  fetchTimeoutMs: z._default(integer(z.positive()), 30_000),
   /** Name of a Workers rate-limiting binding used per identity. */
-  rateLimitBinding: z.string().min(1).optional(),
+  rateLimitBinding: z.optional(nonEmpty()),
 });
 
 const arcgisSchema = z.strictObject({
-  portalUrl: urlString.refine((u) => /\/sharing\/rest\/?$/.test(new URL(u).pathname), {
+  portalUrl: urlString.check(z.refine((u) => /\/sharing\/rest\/?$/.test(new URL(u).pathname), {
     message: "Expected the portal's REST root, ending in /sharing/rest",
-  }),
-  orgId: z.string().min(1).optional(),
-  servers: z.array(urlString).default([]),
-  fetchTimeoutMs: z.number().int().positive().default(10_000),
-  allowInsecureLoopback: z.boolean().default(false),
+  })),
+  orgId: z.optional(nonEmpty()),
+  servers: z._default(z.array(urlString), []),
+  fetchTimeoutMs: z._default(integer(z.positive()), 10_000),
+  allowInsecureLoopback: z._default(z.boolean(), false),
 });
 
 const cacheSchema = z.strictObject({
   /** A cached ArcGIS token is reused only while more than this is left. */
-  safetyMarginSeconds: z.number().int().min(60).default(120),
+  safetyMarginSeconds: z._default(integer(z.gte(60)), 120),
   /** How long a failed ArcGIS token call is remembered, so ArcGIS is not hammered. */
-  negativeCacheSeconds: positiveSeconds.default(15),
+  negativeCacheSeconds: z._default(positiveSeconds, 15),
 });
 
 const linkSchema = z.strictObject({
-  returnUrls: z.array(urlString).default([]),
+  returnUrls: z._default(z.array(urlString), []),
 });
 
 const corsSchema = z.strictObject({
-  origins: z.array(
-    z.string().refine((o) => URL.canParse(o) && new URL(o).origin === o, {
-      message: "Expected an exact origin like https://app.example.com",
-    }),
-  ).default([]),
-  maxAgeSeconds: seconds.default(600),
+  origins: z._default(
+    z.array(
+      z.string().check(z.refine((o) => URL.canParse(o) && new URL(o).origin === o, {
+        message: "Expected an exact origin like https://app.example.com",
+      })),
+    ),
+    [],
+  ),
+  maxAgeSeconds: z._default(seconds, 600),
 });
 
 const validationSchema = z.strictObject({
-  maxTokenBytes: z.number().int().min(512).max(64 * 1024).default(8 * 1024),
-  memoMaxEntries: z.number().int().nonnegative().default(10_000),
+  maxTokenBytes: z._default(integer(z.gte(512), z.lte(64 * 1024)), 8 * 1024),
+  memoMaxEntries: z._default(integer(z.nonnegative()), 10_000),
 });
 
-const brokerConfigObject = z.strictObject({
-  issuers: z.array(issuerSchema).min(1),
+const brokerConfigFields = z.strictObject({
+  issuers: z.array(issuerSchema).check(z.minLength(1)),
   arcgis: arcgisSchema,
-  profiles: z.record(z.string().regex(/^[A-Za-z0-9_-]+$/), profileSchema),
-  rules: z.array(ruleSchema).default([]),
-  proxy: proxySchema.default(proxySchema.parse({})),
-  link: linkSchema.default(linkSchema.parse({})),
-  cors: corsSchema.default(corsSchema.parse({})),
+  profiles: z.record(z.string().check(z.regex(/^[A-Za-z0-9_-]+$/)), profileSchema),
+  rules: z._default(z.array(ruleSchema), []),
+  proxy: z._default(proxySchema, proxySchema.parse({})),
+  link: z._default(linkSchema, linkSchema.parse({})),
+  cors: z._default(corsSchema, corsSchema.parse({})),
   sealing: z.strictObject({ keysEnv: envName }),
-  cache: cacheSchema.default(cacheSchema.parse({})),
-  validation: validationSchema.default(validationSchema.parse({})),
+  cache: z._default(cacheSchema, cacheSchema.parse({})),
+  validation: z._default(validationSchema, validationSchema.parse({})),
   /** Where the host mounts `routes()`, used to build link URLs in answers. */
-  mountPath: z.string().regex(/^\/[^?#]*$/).default("/arcgis"),
-}).superRefine((config, ctx) => {
+  mountPath: z._default(z.string().check(z.regex(/^\/[^?#]*$/)), "/arcgis"),
+});
+
+const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) => {
   const profileNames = new Set(Object.keys(config.profiles));
   const issuers = new Set(config.issuers.map((i) => i.issuer));
   config.rules.forEach((rule, index) => {
@@ -336,13 +364,13 @@ const brokerConfigObject = z.strictObject({
       ctx.addIssue({ code: "custom", path: ["link", "returnUrls", index], message: "Expected an https URL" });
     }
   }
-});
+}));
 
 /**
  * The zod schema of {@link BrokerConfig}: it accepts a {@link BrokerConfigInput} and returns the validated config
  * with defaults applied.
  */
-export const brokerConfigSchema: z.ZodType<BrokerConfig, BrokerConfigInput> = brokerConfigObject;
+export const brokerConfigSchema: z.ZodMiniType<BrokerConfig, BrokerConfigInput> = brokerConfigObject;
 
 // The annotation above proves the schema's output and input fit the interfaces; these prove the converse, so
 // the hand-written interfaces in types.ts describe exactly what the schema produces and accepts.

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { z } from "zod";
+import * as z from "zod/mini";
 import { DISCOVERY_PATH } from "./constants.ts";
 import { checkIdpUrl, fetchJson, type FetchJsonOptions, IdpFetchError } from "./fetch_json.ts";
 
