@@ -20,6 +20,11 @@ import {
 // exactly as classic zod does on its first schema.
 if (!z.config().localeError) z.config(en());
 
+/** The URL, or `null` when `value` does not parse (the field's own check reports that once). */
+function _parsedUrl(value: string): URL | null {
+  return URL.canParse(value) ? new URL(value) : null;
+}
+
 const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
 
 /** True when `url` is on a loopback host (only those may use plain http, and only when allowed). */
@@ -184,9 +189,12 @@ const proxySchema = z.strictObject({
 });
 
 const arcgisSchema = z.strictObject({
-  portalUrl: urlString.check(z.refine((u) => /\/sharing\/rest\/?$/.test(new URL(u).pathname), {
-    message: "Expected the portal's REST root, ending in /sharing/rest",
-  })),
+  // An unparsable URL is reported once, by urlString; this check only looks at parsable ones.
+  portalUrl: urlString.check(
+    z.refine((u) => !URL.canParse(u) || /\/sharing\/rest\/?$/.test(new URL(u).pathname), {
+      message: "Expected the portal's REST root, ending in /sharing/rest",
+    }),
+  ),
   orgId: z.optional(nonEmpty()),
   servers: z._default(z.array(urlString), []),
   fetchTimeoutMs: z._default(integer(z.positive()), 10_000),
@@ -278,7 +286,8 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
         message: `Unknown profile "${entry.profile}"`,
       });
     }
-    const url = new URL(entry.url);
+    const url = _parsedUrl(entry.url);
+    if (url === null) return;
     if (url.protocol !== "https:" && !(config.arcgis.allowInsecureLoopback && isLoopbackUrl(url))) {
       ctx.addIssue({
         code: "custom",
@@ -296,8 +305,8 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
   });
   config.issuers.forEach((issuer, index) => {
     for (const [field, value] of [["issuer", issuer.issuer], ["jwksUri", issuer.jwksUri]] as const) {
-      if (value === undefined) continue;
-      const url = new URL(value);
+      const url = value === undefined ? null : _parsedUrl(value);
+      if (url === null) continue;
       if (url.protocol !== "https:" && !(issuer.allowInsecureLoopback && isLoopbackUrl(url))) {
         ctx.addIssue({ code: "custom", path: ["issuers", index, field], message: "Expected an https URL" });
       }
@@ -339,7 +348,8 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
     }
   });
   if (
-    /(^|\.)arcgis\.com$/i.test(new URL(config.arcgis.portalUrl).hostname) && config.arcgis.orgId === undefined
+    /(^|\.)arcgis\.com$/i.test(_parsedUrl(config.arcgis.portalUrl)?.hostname ?? "") &&
+    config.arcgis.orgId === undefined
   ) {
     ctx.addIssue({
       code: "custom",
@@ -353,13 +363,15 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
     ...config.arcgis.servers.map((s, i): [Array<string | number>, string] => [["arcgis", "servers", i], s]),
   ];
   for (const [path, value] of arcgisUrls) {
-    const url = new URL(value);
+    const url = _parsedUrl(value);
+    if (url === null) continue;
     if (url.protocol !== "https:" && !(config.arcgis.allowInsecureLoopback && isLoopbackUrl(url))) {
       ctx.addIssue({ code: "custom", path, message: "Expected an https URL" });
     }
   }
   for (const [index, value] of config.link.returnUrls.entries()) {
-    const url = new URL(value);
+    const url = _parsedUrl(value);
+    if (url === null) continue;
     if (url.protocol !== "https:" && !isLoopbackUrl(url)) {
       ctx.addIssue({ code: "custom", path: ["link", "returnUrls", index], message: "Expected an https URL" });
     }

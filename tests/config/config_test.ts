@@ -178,3 +178,21 @@ Deno.test("parseConfig() requires the organization id for an ArcGIS Online porta
   assert.ok(issues.some((i) => i.startsWith("arcgis.orgId:")), issues.join());
   parseConfig(minimalConfig({ arcgis: { portalUrl: "https://gis.example.com/portal/sharing/rest" } }));
 });
+
+Deno.test("parseConfig() reports a non-URL in any URL field as a ConfigError, never a TypeError", () => {
+  const cases: Array<[Record<string, unknown>, string]> = [
+    [{ issuers: [{ issuer: "not a url", audience: "a" }] }, "issuers.0.issuer"],
+    [{ issuers: [{ issuer: "https://idp.example.com", audience: "a", jwksUri: "::" }] }, "issuers.0.jwksUri"],
+    [{ arcgis: { portalUrl: "nope", orgId: "ORG" } }, "arcgis.portalUrl"],
+    [
+      { arcgis: { portalUrl: "https://gis.example.com/portal/sharing/rest", servers: ["x y"] } },
+      "arcgis.servers.0",
+    ],
+    [{ proxy: { allow: [{ url: "services" }] } }, "proxy.allow.0.url"],
+    [{ link: { returnUrls: ["/relative"] } }, "link.returnUrls.0"],
+  ];
+  for (const [overrides, path] of cases) {
+    const issues = issuesOf(minimalConfig(overrides));
+    assert.ok(issues.some((i) => i.startsWith(`${path}:`)), `${path} in ${issues.join("\n")}`);
+  }
+});
