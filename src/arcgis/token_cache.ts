@@ -5,6 +5,14 @@
  * caller at a time per key (single flight). A failed fetch is never cached as a success; it is remembered for
  * `negativeCacheSeconds` so ArcGIS is not hammered while it is down.
  *
+ * Opening a sealed value (AES-GCM, then JSON and schema checks) is most of the cost of a warm read, so the cache
+ * remembers, per key and in isolate memory only, the token it last opened together with the exact sealed text it
+ * came from. A read still asks the store every time; only when the store returns that same sealed text is the
+ * remembered token used instead of opening it again, so the store stays the only source of truth (a purge, an
+ * overwrite, a tampered or moved value elsewhere is seen exactly as before). A remembered token is dropped on
+ * purge and on write, and no longer used once no more than the safety margin is left or its stored expiry has
+ * passed; the memo is bounded (least recently used first out). Store values stay sealed.
+ *
  * @module
  */
 import * as z from "zod/mini";
@@ -13,7 +21,7 @@ import { BrokerError } from "../errors.ts";
 import type { KvStore } from "../store/kv_store.ts";
 import { getJsonEntry, putJson } from "../store/json_value.ts";
 import type { Sealer } from "../store/sealer.ts";
-import { KEY_NAMESPACES } from "../store/constants.ts";
+import { DEFAULT_MEMORY_MAX_ENTRIES, KEY_NAMESPACES } from "../store/constants.ts";
 import { isUpstreamFailure, withRetryAfter } from "./_errors.ts";
 import { REFRESH_AHEAD_SAFETY_MARGINS } from "./constants.ts";
 
@@ -84,6 +92,11 @@ export interface TokenCacheOptions {
   log: LogFn;
   /** Keeps background refreshes alive. */
   waitUntil: (promise: Promise<unknown>) => void;
+  /**
+   * Opened tokens remembered in isolate memory (with the sealed text they came from) so that reading the same
+   * stored value again skips AES-GCM; 0 disables. @default 10000
+   */
+  openedMaxEntries?: number;
 }
 
 /** The token cache. */
@@ -102,6 +115,55 @@ export interface TokenCache {
   purge(key: string): Promise<void>;
 }
 
+/** A token opened from `sealed`, the exact text the store held. */
+interface _Opened {
+  sealed: string;
+  token: CachedToken;
+  /** The expiry stored with the value, epoch ms. */
+  expiresAt: number;
+}
+
+/** The sealed-text-keyed memo of opened tokens: a bounded LRU map by cache key. */
+class _OpenedTokens {
+  readonly #maxEntries: number;
+  // A Map iterates in insertion order: re-inserting on use keeps the least recently used entry first.
+  readonly #entries = new Map<string, _Opened>();
+
+  constructor(maxEntries: number) {
+    this.#maxEntries = maxEntries;
+  }
+
+  /** The token opened from exactly `sealed` under `key`, marking it recently used. */
+  get(key: string, sealed: string): _Opened | undefined {
+    const entry = this.#entries.get(key);
+    if (entry === undefined) return undefined;
+    this.#entries.delete(key);
+    if (entry.sealed !== sealed) return undefined;
+    this.#entries.set(key, entry);
+    return entry;
+  }
+
+  set(key: string, entry: _Opened): void {
+    if (this.#maxEntries === 0) return;
+    this.#entries.delete(key);
+    this.#entries.set(key, entry);
+    if (this.#entries.size > this.#maxEntries) {
+      const oldest = this.#entries.keys().next();
+      if (!oldest.done) this.#entries.delete(oldest.value);
+    }
+  }
+
+  delete(key: string): void {
+    this.#entries.delete(key);
+  }
+}
+
+/** A store holding one value, so that `getJsonEntry` opens text already read. */
+function _oneValue(value: string): KvStore {
+  const refuse = () => Promise.reject(new TypeError("Read-only"));
+  return { get: () => Promise.resolve(value), set: refuse, delete: refuse };
+}
+
 class SealedTokenCache implements TokenCache {
   readonly #store: KvStore;
   readonly #sealer: Sealer;
@@ -111,6 +173,7 @@ class SealedTokenCache implements TokenCache {
   readonly #negativeSeconds: number;
   readonly #log: LogFn;
   readonly #waitUntil: (promise: Promise<unknown>) => void;
+  readonly #opened: _OpenedTokens;
 
   constructor(options: TokenCacheOptions) {
     this.#store = options.store;
@@ -121,16 +184,45 @@ class SealedTokenCache implements TokenCache {
     this.#negativeSeconds = options.negativeCacheSeconds;
     this.#log = options.log;
     this.#waitUntil = options.waitUntil;
+    const openedMaxEntries = options.openedMaxEntries ?? DEFAULT_MEMORY_MAX_ENTRIES;
+    if (!Number.isSafeInteger(openedMaxEntries) || openedMaxEntries < 0) {
+      throw new BrokerError(
+        "ERR_CONFIG_INVALID",
+        `Invalid token cache option "openedMaxEntries": expected an integer of at least 0`,
+      );
+    }
+    this.#opened = new _OpenedTokens(openedMaxEntries);
   }
 
   async #read(key: string): Promise<CachedToken | null> {
     try {
-      const entry = await getJsonEntry(this.#store, key, {
+      const stored = await this.#store.get(key);
+      if (stored === null) {
+        this.#opened.delete(key);
+        return null;
+      }
+      const nowMs = this.#now();
+      const known = this.#opened.get(key, stored);
+      if (known !== undefined) {
+        // The very text this cache opened before: the same plaintext, without opening it again. Only while the
+        // stored expiry has not passed and more than the margin is left; after that, the normal path decides.
+        if (known.expiresAt > nowMs && known.token.expires - nowMs > this.#marginMs) return known.token;
+        this.#opened.delete(key);
+      }
+      const entry = await getJsonEntry(_oneValue(stored), key, {
         now: this.#now,
         sealer: this.#sealer,
         schema: _cachedTokenSchema,
       });
-      return entry === null ? null : entry.value;
+      if (entry === null) {
+        this.#opened.delete(key);
+        return null;
+      }
+      const token = Object.freeze(entry.value);
+      if (token.expires - this.#now() > this.#marginMs) {
+        this.#opened.set(key, { sealed: stored, token, expiresAt: entry.expiresAt });
+      }
+      return token;
     } catch (error) {
       this.#log({ level: "warn", msg: "Cannot read the token cache", error: String((error as Error)?.name) });
       return null;
@@ -181,6 +273,7 @@ class SealedTokenCache implements TokenCache {
   }
 
   async #write(key: string, token: CachedToken): Promise<void> {
+    this.#opened.delete(key);
     try {
       await putJson(this.#store, key, token, {
         expiresAt: token.expires,
@@ -292,6 +385,7 @@ class SealedTokenCache implements TokenCache {
   }
 
   async #purgeToken(key: string): Promise<void> {
+    this.#opened.delete(key);
     try {
       await this.#store.delete(key);
     } catch {

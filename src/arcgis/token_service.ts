@@ -24,7 +24,7 @@ import type { Deps } from "../deps.ts";
 import { BrokerError } from "../errors.ts";
 import type { AtomicKvStore } from "../store/kv_store.ts";
 import { createSealer, parseKeyring, type Sealer } from "../store/sealer.ts";
-import { KEY_NAMESPACES } from "../store/constants.ts";
+import { DEFAULT_MEMORY_MAX_ENTRIES, KEY_NAMESPACES } from "../store/constants.ts";
 import type {
   ArcGISCredential,
   CredentialsResponse,
@@ -60,6 +60,11 @@ export interface TokenServiceOptions {
    * @default true
    */
   shareInFlight?: boolean;
+  /**
+   * Derived cache keys remembered in isolate memory (HMAC-SHA256 is deterministic: the same fields always give the
+   * same key), so a warm request does not compute one; 0 disables. @default 10000
+   */
+  keyMemoMaxEntries?: number;
 }
 
 /** The token service, with maintenance helpers. */
@@ -116,6 +121,13 @@ function _checkBrowserLifetimes(config: BrokerConfig): void {
   }
 }
 
+/** An injective text for a list of fields: each one prefixed with its length. */
+function _lengthPrefixed(fields: readonly string[]): string {
+  let out = "";
+  for (const field of fields) out += `${field.length}:${field}`;
+  return out;
+}
+
 function _mayReachBrowser(profile: ProfileConfig): boolean {
   if (profile.mode === "user") return true;
   if (profile.mode === "apiKey") return false;
@@ -135,6 +147,11 @@ class ArcGISTokens implements ArcGISTokenService {
   readonly #shareInFlight: boolean;
   readonly #flights: Flights = new Map();
   readonly #refreshAheadMs: number;
+  /** Profile fingerprints by name (the config does not change for the life of the service). */
+  readonly #fingerprints = new Map<string, string>();
+  /** Derived cache keys by their length-prefixed fields, least recently used first. */
+  readonly #derivedKeys = new Map<string, string>();
+  readonly #keyMemoMaxEntries: number;
 
   constructor(config: BrokerConfig, deps: Deps, options: TokenServiceOptions) {
     this.#config = config;
@@ -145,6 +162,13 @@ class ArcGISTokens implements ArcGISTokenService {
     this.#sealer = options.sealer ??
       createSealer(parseKeyring(options.secrets[config.sealing.keysEnv] ?? ""));
     this.#shareInFlight = options.shareInFlight ?? true;
+    this.#keyMemoMaxEntries = options.keyMemoMaxEntries ?? DEFAULT_MEMORY_MAX_ENTRIES;
+    if (!Number.isSafeInteger(this.#keyMemoMaxEntries) || this.#keyMemoMaxEntries < 0) {
+      throw new BrokerError(
+        "ERR_CONFIG_INVALID",
+        `Invalid token service option "keyMemoMaxEntries": expected an integer of at least 0`,
+      );
+    }
     this.#urls = createArcGISUrls(config.arcgis);
     const http = createArcGISHttp({
       fetch: deps.fetch,
@@ -213,13 +237,42 @@ class ArcGISTokens implements ArcGISTokenService {
     );
   }
 
+  #fingerprint(name: string, profile: ProfileConfig): string {
+    let fingerprint = this.#fingerprints.get(name);
+    if (fingerprint === undefined) {
+      fingerprint = `${this.#urls.sharingRest}\n${JSON.stringify(profile)}`;
+      this.#fingerprints.set(name, fingerprint);
+    }
+    return fingerprint;
+  }
+
   async #key(identity: Identity, name: string, audience: _Audience, target: string): Promise<string> {
     const profile = this.#profile(name)!;
-    const fingerprint = `${this.#urls.sharingRest}\n${JSON.stringify(profile)}`;
-    const fields = profile.mode === "user"
+    const user = profile.mode === "user";
+    // Every field but the fingerprint, which is a function of the profile name here.
+    const memoKey = user
+      ? _lengthPrefixed(["user", name, identity.issuer, identity.subject, target])
+      : _lengthPrefixed(["shared", name, audience, target]);
+    const known = this.#derivedKeys.get(memoKey);
+    if (known !== undefined) {
+      this.#derivedKeys.delete(memoKey);
+      this.#derivedKeys.set(memoKey, known);
+      return known;
+    }
+    const fingerprint = this.#fingerprint(name, profile);
+    const fields = user
       ? ["user", name, fingerprint, identity.issuer, identity.subject, target]
       : ["shared", name, fingerprint, audience, target];
-    return await this.#sealer.deriveCacheKey(KEY_NAMESPACES.token, fields);
+    const key = await this.#sealer.deriveCacheKey(KEY_NAMESPACES.token, fields);
+    if (this.#keyMemoMaxEntries > 0) {
+      this.#derivedKeys.delete(memoKey);
+      this.#derivedKeys.set(memoKey, key);
+      if (this.#derivedKeys.size > this.#keyMemoMaxEntries) {
+        const oldest = this.#derivedKeys.keys().next();
+        if (!oldest.done) this.#derivedKeys.delete(oldest.value);
+      }
+    }
+    return key;
   }
 
   async #identityKeys(name: string, identity: Identity, audiences: readonly _Audience[]): Promise<string[]> {
