@@ -94,6 +94,13 @@ export const KEPT_CACHE_DIRECTIVES: readonly string[] = [
 /** Sent on every proxied response: the proxied content can never run as a document of the broker's origin. */
 export const PROXIED_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'; sandbox";
 
+/**
+ * How long the proxy waits for the upstream before it starts watching the caller's request signal (a caller that
+ * has gone away by then aborts the upstream request). Reading the signal is costly on Deno.serve, and an exchange
+ * that ends sooner does not need it.
+ */
+export const CLIENT_ABORT_WATCH_DELAY_MS = 50;
+
 /** How much of a JSON-looking response body is read to look for an ArcGIS 498/499 error envelope. */
 export const AUTH_ERROR_PEEK_BYTES = 8 * 1024;
 

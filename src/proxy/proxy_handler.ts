@@ -35,8 +35,9 @@
  * answer as received.
  *
  * `fetchTimeoutMs` bounds the time until the upstream's response headers and the peek at its body; a streaming body
- * is not cut off. The upstream request is aborted when the caller's request signal aborts (client gone), and a
- * client that stops reading cancels the upstream body.
+ * is not cut off. The upstream request is aborted when the caller's request signal aborts (client gone), checked
+ * from `CLIENT_ABORT_WATCH_DELAY_MS` on (reading the signal is costly on Deno.serve and a fast exchange does not need
+ * it), and a client that stops reading cancels the upstream body.
  *
  * @module
  */
@@ -50,6 +51,7 @@ import { authErrorCodeOfBytes, peekAuthError, replayStream } from "./auth_error_
 import { createBodyLimitStream, createFormFilterStream, createMultipartCheckStream } from "./body_streams.ts";
 import {
   AUTH_ERROR_PEEK_BYTES,
+  CLIENT_ABORT_WATCH_DELAY_MS,
   DEFAULT_RATE_LIMIT_RETRY_AFTER_SECONDS,
   LOG_HASH_HEX_CHARS,
   PROXIED_CONTENT_SECURITY_POLICY,
@@ -450,15 +452,31 @@ export function createProxyHandler(
           upstreamBody = stream;
         }
 
+        // The caller's signal is looked at only once the upstream is slow (CLIENT_ABORT_WATCH_DELAY_MS): on
+        // Deno.serve, reading `request.signal` creates it and every finished response then aborts it, which costs
+        // more CPU than the rest of a small proxied request. A client that left is noticed then at the latest; once
+        // an answer streams, a client that goes away cancels its body, which cancels the upstream's.
         const controller = new AbortController();
         let timedOut = false;
-        const timer = setTimeout(() => {
+        let watchingClient = false;
+        const onClientAbort = () => controller.abort();
+        const onTimeout = () => {
           timedOut = true;
           controller.abort();
-        }, proxy.fetchTimeoutMs);
-        const onClientAbort = () => controller.abort();
-        if (request.signal.aborted) controller.abort();
-        else request.signal.addEventListener("abort", onClientAbort, { once: true });
+        };
+        const watchDelayMs = Math.min(CLIENT_ABORT_WATCH_DELAY_MS, proxy.fetchTimeoutMs);
+        let timer = setTimeout(() => {
+          if (watchDelayMs >= proxy.fetchTimeoutMs) return onTimeout();
+          watchingClient = true;
+          if (request.signal.aborted) controller.abort();
+          else request.signal.addEventListener("abort", onClientAbort, { once: true });
+          timer = setTimeout(onTimeout, proxy.fetchTimeoutMs - watchDelayMs);
+        }, watchDelayMs);
+        /** Stops the timer, and the client watch unless the answer streams on. */
+        const settle = (keepClientWatch = false) => {
+          clearTimeout(timer);
+          if (watchingClient && !keepClientWatch) request.signal.removeEventListener("abort", onClientAbort);
+        };
         const init: RequestInit & { duplex?: "half" } = {
           method,
           headers,
@@ -472,8 +490,7 @@ export function createProxyHandler(
         }
 
         const fail = async (error: unknown): Promise<never> => {
-          clearTimeout(timer);
-          request.signal.removeEventListener("abort", onClientAbort);
+          settle();
           if (bodyFailure !== undefined) throw bodyFailure;
           if (error instanceof BrokerError) throw error;
           const name = error instanceof Error ? error.name : typeof error;
@@ -503,8 +520,7 @@ export function createProxyHandler(
         if (response.status >= 300 && response.status < 400 && response.status !== 304) {
           const location = response.headers.get("location");
           if (location !== null) {
-            clearTimeout(timer);
-            request.signal.removeEventListener("abort", onClientAbort);
+            settle();
             await response.body?.cancel().catch(() => {});
             const rewritten = rewriteRedirect(location, cleanUrl, {
               allowlist,
@@ -559,14 +575,14 @@ export function createProxyHandler(
         } else {
           await _discard(response.body);
         }
-        clearTimeout(timer);
+        settle(received.body instanceof ReadableStream);
         if (bodyFailure !== undefined) {
           await _discard(received.body);
           return await fail(bodyFailure);
         }
         if (response.status < 200 || response.status > 599) {
           await _discard(received.body);
-          request.signal.removeEventListener("abort", onClientAbort);
+          settle();
           throw _badGateway();
         }
         return received;
