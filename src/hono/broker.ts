@@ -95,6 +95,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     {
       tokens: (identity, profile, url, opts) => tokens.tokenForUrl(identity, profile, url, opts),
       ...(options.rateLimit === undefined ? {} : { rateLimit: options.rateLimit }),
+      shareTimers: shareInFlight,
     },
   );
   let routes: Hono<BrokerEnv> | undefined;
