@@ -54,14 +54,25 @@ export function forwardRequestHeaders(
   incoming: Headers,
   options: ForwardRequestHeadersOptions = {},
 ): Headers {
+  return new Headers(forwardRequestHeaderRecord(incoming, options));
+}
+
+/**
+ * {@link forwardRequestHeaders} as a plain record of lower-case names (what the proxy passes to `fetch`: building
+ * a `Headers` first only to have it copied again costs more than the filtering itself).
+ */
+export function forwardRequestHeaderRecord(
+  incoming: Headers,
+  options: ForwardRequestHeadersOptions = {},
+): Record<string, string> {
   const named = _connectionNamed(incoming);
-  const out = new Headers();
+  const out: Record<string, string> = {};
   const allowed = options.keepContentLength === true ? _FORWARDED_WITH_LENGTH : FORWARDED_REQUEST_HEADERS;
   for (const name of allowed) {
     const value = incoming.get(name);
-    if (value !== null && named?.has(name) !== true) out.set(name, value);
+    if (value !== null && named?.has(name) !== true) out[name] = value;
   }
-  if (out.has("range")) out.set("accept-encoding", "identity");
+  if (out.range !== undefined) out["accept-encoding"] = "identity";
   return out;
 }
 
@@ -92,15 +103,23 @@ export function returnResponseHeaders(
   upstream: Headers,
   options: ReturnResponseHeadersOptions = {},
 ): Headers {
+  return new Headers(returnResponseHeaderRecord(upstream, options));
+}
+
+/** {@link returnResponseHeaders} as a plain record of lower-case names (what the proxy builds its answer with). */
+export function returnResponseHeaderRecord(
+  upstream: Headers,
+  options: ReturnResponseHeadersOptions = {},
+): Record<string, string> {
   const named = _connectionNamed(upstream);
-  const out = new Headers();
+  const out: Record<string, string> = {};
   const allowed = options.dropContentLength === true ? _RETURNED_WITHOUT_LENGTH : RETURNED_RESPONSE_HEADERS;
   for (const name of allowed) {
     const value = upstream.get(name);
-    if (value !== null && named?.has(name) !== true) out.set(name, value);
+    if (value !== null && named?.has(name) !== true) out[name] = value;
   }
-  out.set("cache-control", privateCacheControl(upstream.get("cache-control")));
-  out.set("x-content-type-options", "nosniff");
-  out.set("content-security-policy", PROXIED_CONTENT_SECURITY_POLICY);
+  out["cache-control"] = privateCacheControl(upstream.get("cache-control"));
+  out["x-content-type-options"] = "nosniff";
+  out["content-security-policy"] = PROXIED_CONTENT_SECURITY_POLICY;
   return out;
 }

@@ -60,7 +60,11 @@ import {
 import { isDeniedPath } from "./deny_list.ts";
 import { isEditOperationPath } from "./edit_operations.ts";
 import { filterFormBytes, filterQueryString } from "./form_filter.ts";
-import { forwardRequestHeaders, privateCacheControl, returnResponseHeaders } from "./header_filter.ts";
+import {
+  forwardRequestHeaderRecord,
+  privateCacheControl,
+  returnResponseHeaderRecord,
+} from "./header_filter.ts";
 import { checkMultipartBoundary, stripMultipartTokenParts } from "./multipart_scanner.ts";
 import { parseProxyTarget } from "./proxy_target.ts";
 import { rewriteRedirect } from "./redirect_rewrite.ts";
@@ -428,11 +432,11 @@ export function createProxyHandler(
           url = new URL(cleanUrl.href);
           url.search = filterQueryString(cleanUrl.search, { appendToken: current.token });
         }
-        const headers = forwardRequestHeaders(request.headers, {
+        const headers = forwardRequestHeaderRecord(request.headers, {
           keepContentLength: body.kind === "multipart-stream" || body.kind === "raw-stream",
         });
-        if (tokenInHeader) headers.set("x-esri-authorization", `Bearer ${current.token}`);
-        if (current.referer !== undefined) headers.set("referer", current.referer);
+        if (tokenInHeader) headers["x-esri-authorization"] = `Bearer ${current.token}`;
+        if (current.referer !== undefined) headers.referer = current.referer;
 
         let bodyFailure: BrokerError | undefined;
         const onFailure = (error: BrokerError) => {
@@ -630,7 +634,7 @@ export function createProxyHandler(
             body = redacted;
           }
         }
-        const headers = returnResponseHeaders(response.headers, {
+        const headers = returnResponseHeaderRecord(response.headers, {
           dropContentLength: changed || response.headers.has("content-encoding"),
         });
         return new Response(body instanceof Uint8Array ? _bodyBytes(body) : body, {
