@@ -2,7 +2,8 @@
  * {@link createTokenVerifier}: bearer token → {@link Identity}, for every configured issuer.
  *
  * Order of checks, cheapest and most selective first, so that garbage never costs a fetch or a signature check:
- * 1. shape: string, size cap, compact JWS, canonical base64url (then the memo may be consulted);
+ * 1. shape: string, size cap, compact JWS, canonical base64url (a token in the memo passed them when it was
+ *    verified, so its exact text is looked up right after the size cap and answers without them);
  * 2. header: JSON object, allowed `alg`, no `crit`/`b64`/`jku`/`x5u`/`jwk`/`x5c`/JWE members/nested JWT;
  * 3. payload: JSON object whose `iss` equals a configured issuer exactly (peeked, not trusted), `alg` allowed for
  *    that issuer, token kind (access or ID) accepted, `typ` and every claim acceptable;
@@ -110,30 +111,46 @@ class IdpTokenVerifier implements TokenVerifier {
     return [...this.#issuers.values()].map((issuer) => issuer.cache.health());
   }
 
-  async verify(token: string, options?: VerifyOptions): Promise<Identity> {
+  verify(token: string, options?: VerifyOptions): Promise<Identity> {
     try {
-      return await this.#verify(token, options);
+      // A memo hit answers without an async frame of its own (the common case: one token, many requests).
+      const remembered = this.#remembered(token, options);
+      if (remembered !== undefined) return Promise.resolve(remembered);
     } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.#verify(token, options).catch((error) => {
       // Whatever a malformed token manages to trip over is still a bad token, never a 500.
       if (error instanceof BrokerError) throw error;
       throw invalidToken("Unexpected verification failure", error);
+    });
+  }
+
+  /**
+   * The identity of a token verified before, its time checks applied again, or undefined. Only tokens that passed
+   * {@link checkCompactJws} under the same size cap are in the memo, so a hit needs no shape check: the same text
+   * passes the same checks. Throws `ERR_INVALID_TOKEN` when the remembered token no longer passes.
+   */
+  #remembered(token: string, options: VerifyOptions | undefined): Identity | undefined {
+    if (typeof token !== "string" || token.length > this.#maxTokenBytes) return undefined;
+    const memoized = this.#memo.get(token);
+    if (memoized === undefined) return undefined;
+    const now = this.#deps.now();
+    if (!memoized.key.retired && now < memoized.notAfterMs) {
+      const problem = checkTimes(memoized.times, memoized.policy, now);
+      if (problem !== undefined) throw invalidToken(problem);
+      const accept = options?.accept ?? _ALL_KINDS;
+      if (!accept.includes(memoized.identity.tokenKind)) throw invalidToken("Token kind not accepted");
+      return memoized.identity;
     }
+    this.#memo.delete(token);
+    return undefined;
   }
 
   async #verify(token: string, options: VerifyOptions | undefined): Promise<Identity> {
     const accept = options?.accept ?? _ALL_KINDS;
     const parts = checkCompactJws(token, this.#maxTokenBytes);
     const now = this.#deps.now();
-    const memoized = this.#memo.get(token);
-    if (memoized !== undefined) {
-      if (!memoized.key.retired && now < memoized.notAfterMs) {
-        const problem = checkTimes(memoized.times, memoized.policy, now);
-        if (problem !== undefined) throw invalidToken(problem);
-        if (!accept.includes(memoized.identity.tokenKind)) throw invalidToken("Token kind not accepted");
-        return memoized.identity;
-      }
-      this.#memo.delete(token);
-    }
     const header = checkJwsHeader(decodeJsonObjectSegment(parts.header, "header"), this.#algorithms);
     const payload = decodeJsonObjectSegment(parts.payload, "payload");
     const issuer = typeof payload.iss === "string" ? this.#issuers.get(payload.iss) : undefined;
