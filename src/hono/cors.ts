@@ -47,6 +47,8 @@ export function corsMiddleware(options: CorsOptions): MiddlewareHandler {
       });
     }
     await next();
+    // With no allowed origin, no answer depends on Origin (none ever carries CORS headers): nothing to add.
+    if (allowed.size === 0) return;
     const headers = c.res.headers;
     appendVary(headers);
     if (origin !== undefined && allowed.has(origin)) {
