@@ -26,7 +26,11 @@ export function _lenientPercentDecode(text: string): string {
 
 /** The segments of a normalized path, decoded and lower-cased for comparisons with fixed lists. */
 export function _comparableSegments(pathname: string): string[] {
-  return pathname.split("/").map((segment) =>
-    _lenientPercentDecode(segment).toLowerCase().split(";")[0].trim()
-  );
+  const segments = pathname.split("/");
+  for (let i = 0; i < segments.length; i++) {
+    const segment = _lenientPercentDecode(segments[i]).toLowerCase();
+    const parameter = segment.indexOf(";");
+    segments[i] = (parameter < 0 ? segment : segment.slice(0, parameter)).trim();
+  }
+  return segments;
 }

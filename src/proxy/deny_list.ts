@@ -10,7 +10,11 @@ import { _comparableSegments } from "./_path_segments.ts";
 
 /** True when `pathname` (normalized) names a denied endpoint, in any case or percent-encoding. */
 export function isDeniedPath(pathname: string): boolean {
-  const segments = _comparableSegments(pathname);
+  return isDeniedSegments(_comparableSegments(pathname));
+}
+
+/** {@link isDeniedPath} on segments from `_comparableSegments` (computed once for several checks). */
+export function isDeniedSegments(segments: readonly string[]): boolean {
   for (let i = 0; i < segments.length; i++) {
     if (DENIED_SEGMENTS.includes(segments[i])) return true;
     for (const [first, second] of DENIED_SEGMENT_PAIRS) {

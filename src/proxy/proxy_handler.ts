@@ -57,8 +57,9 @@ import {
   LOG_HASH_HEX_CHARS,
   PROXIED_CONTENT_SECURITY_POLICY,
 } from "./constants.ts";
-import { isDeniedPath } from "./deny_list.ts";
-import { isEditOperationPath } from "./edit_operations.ts";
+import { _comparableSegments } from "./_path_segments.ts";
+import { isDeniedSegments } from "./deny_list.ts";
+import { isEditOperationSegments } from "./edit_operations.ts";
 import { filterFormBytes, filterQueryString } from "./form_filter.ts";
 import {
   forwardRequestHeaderRecord,
@@ -145,6 +146,7 @@ interface _Received {
 }
 
 const _encoder = new TextEncoder();
+const _NO_BODY: _Body = Object.freeze({ kind: "none" });
 const NULL_BODY_STATUSES = new Set([101, 204, 205, 304]);
 
 function _notAllowed(): BrokerError {
@@ -304,6 +306,18 @@ export function createProxyHandler(
     }
   }
 
+  // Rate-limit keys of the identities seen (the verifier hands out one frozen Identity per token), so a limited
+  // proxy does not hash every request; resolved strings only, weakly held.
+  const rateLimitKeys = new WeakMap<Identity, string>();
+  async function _rateLimitKey(identity: Identity): Promise<string> {
+    let key = rateLimitKeys.get(identity);
+    if (key === undefined) {
+      key = await proxyRateLimitKey(identity);
+      rateLimitKeys.set(identity, key);
+    }
+    return key;
+  }
+
   function _chooseProfile(entryProfile: string | undefined, profiles: readonly string[]): string {
     if (profiles.length === 0) throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows the proxy");
     if (entryProfile === undefined) return profiles[0];
@@ -313,8 +327,8 @@ export function createProxyHandler(
     return entryProfile;
   }
 
-  async function _prepareBody(request: Request): Promise<_Body> {
-    const lengthHeader = request.headers.get("content-length");
+  /** The request body, prepared (see the module documentation); without a body, synchronously. */
+  function _prepareBody(request: Request, lengthHeader: string | null): _Body | Promise<_Body> {
     let contentLength: number | undefined;
     if (lengthHeader !== null) {
       if (!/^\d+$/.test(lengthHeader.trim())) {
@@ -325,9 +339,18 @@ export function createProxyHandler(
         throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
       }
     }
-    if (request.body === null || contentLength === 0) {
-      if (request.body !== null) await request.body.cancel();
-      return { kind: "none" };
+    if (request.body === null) return _NO_BODY;
+    return _prepareStreamedBody(request, request.body, contentLength);
+  }
+
+  async function _prepareStreamedBody(
+    request: Request,
+    requestBody: ReadableStream<Uint8Array>,
+    contentLength: number | undefined,
+  ): Promise<_Body> {
+    if (contentLength === 0) {
+      await requestBody.cancel();
+      return _NO_BODY;
     }
     const mediaType = _parseMediaType(request.headers.get("content-type"));
     if (mediaType === undefined) {
@@ -337,20 +360,20 @@ export function createProxyHandler(
     const mayBeSmall = contentLength === undefined || contentLength <= proxy.retryMaxBodyBytes;
     if (mediaType.essence === "application/x-www-form-urlencoded") {
       const read = mayBeSmall
-        ? await _readUpTo(request.body, proxy.retryMaxBodyBytes)
-        : { stream: request.body };
+        ? await _readUpTo(requestBody, proxy.retryMaxBodyBytes)
+        : { stream: requestBody };
       if ("stream" in read) return { kind: "form-stream", stream: read.stream };
       return { kind: "form", bytes: filterFormBytes(read.bytes) };
     }
     if (mediaType.essence === "multipart/form-data") {
       const boundary = checkMultipartBoundary(mediaType.params.get("boundary"));
       const read = mayBeSmall
-        ? await _readUpTo(request.body, proxy.retryMaxBodyBytes)
-        : { stream: request.body };
+        ? await _readUpTo(requestBody, proxy.retryMaxBodyBytes)
+        : { stream: requestBody };
       if ("stream" in read) return { kind: "multipart-stream", boundary, stream: read.stream };
       return { kind: "multipart", bytes: stripMultipartTokenParts(read.bytes, boundary) };
     }
-    return { kind: "raw-stream", stream: request.body };
+    return { kind: "raw-stream", stream: requestBody };
   }
 
   return {
@@ -360,7 +383,8 @@ export function createProxyHandler(
     ): Promise<Response> {
       const { url: target, proxyPath } = parseProxyTarget(request.url, { allowInsecureLoopback });
       const entry = allowlist.match(target);
-      if (entry === undefined || isDeniedPath(target.pathname)) {
+      const segments = _comparableSegments(target.pathname);
+      if (entry === undefined || isDeniedSegments(segments)) {
         await _logTarget("info", "Proxy target refused", target);
         throw _notAllowed();
       }
@@ -368,7 +392,7 @@ export function createProxyHandler(
       if (!(entry.methods as readonly string[]).includes(method)) {
         throw new BrokerError("ERR_METHOD_NOT_ALLOWED", "Method not allowed for this proxy target");
       }
-      if (!entry.allowEdits && isEditOperationPath(target.pathname)) {
+      if (!entry.allowEdits && isEditOperationSegments(segments)) {
         await _logTarget("info", "Proxy edit operation refused", target);
         throw new BrokerError("ERR_TARGET_NOT_ALLOWED", "Proxy request not allowed");
       }
@@ -387,12 +411,12 @@ export function createProxyHandler(
         throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
       }
       if (
-        options.rateLimit !== undefined &&
-        !(await options.rateLimit(await proxyRateLimitKey(context.identity)))
+        options.rateLimit !== undefined && !(await options.rateLimit(await _rateLimitKey(context.identity)))
       ) {
         throw new BrokerError("ERR_RATE_LIMITED", "Too many proxy requests", { retryAfterSeconds });
       }
-      const body = await _prepareBody(request);
+      const prepared = _prepareBody(request, lengthHeader);
+      const body = prepared instanceof Promise ? await prepared : prepared;
       const tokenInHeader = entry.tokenIn === "header";
       const tokenInBody = entry.tokenIn === "query" && (body.kind === "form" || body.kind === "form-stream");
       const tokenInQuery = entry.tokenIn === "query" && !tokenInBody;
