@@ -246,7 +246,8 @@ class ArcGISTokens implements ArcGISTokenService {
     return fingerprint;
   }
 
-  async #key(identity: Identity, name: string, audience: _Audience, target: string): Promise<string> {
+  /** The cache key; synchronously when it is remembered. */
+  #key(identity: Identity, name: string, audience: _Audience, target: string): string | Promise<string> {
     const profile = this.#profile(name)!;
     const user = profile.mode === "user";
     // Every field but the fingerprint, which is a function of the profile name here.
@@ -259,6 +260,18 @@ class ArcGISTokens implements ArcGISTokenService {
       this.#derivedKeys.set(memoKey, known);
       return known;
     }
+    return this.#deriveKey(memoKey, identity, name, profile, audience, target);
+  }
+
+  async #deriveKey(
+    memoKey: string,
+    identity: Identity,
+    name: string,
+    profile: ProfileConfig,
+    audience: _Audience,
+    target: string,
+  ): Promise<string> {
+    const user = profile.mode === "user";
     const fingerprint = this.#fingerprint(name, profile);
     const fields = user
       ? ["user", name, fingerprint, identity.issuer, identity.subject, target]

@@ -111,7 +111,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
 
   app.get("/credentials", authenticate, async (c) => {
     try {
-      const identity = c.var.identity;
+      const identity = c.get("identity");
       return json(await tokens.credentials(identity, profilesOf(identity)));
     } catch (error) {
       return errorResponse(withLinkHint(error), { log });
@@ -173,7 +173,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       if (returnTo !== undefined && typeof returnTo !== "string") {
         throw new BrokerError("ERR_INVALID_REQUEST", "Expected returnTo to be a string");
       }
-      const identity = c.var.identity;
+      const identity = c.get("identity");
       return json(await tokens.startLink(identity, profilesOf(identity), returnTo));
     } catch (error) {
       return errorResponse(error, { log });
@@ -201,7 +201,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       if (typeof linkId !== "string" || linkId === "") {
         throw new BrokerError("ERR_INVALID_REQUEST", "Expected a linkId");
       }
-      const result = await tokens.completeLink(c.var.identity, linkId);
+      const result = await tokens.completeLink(c.get("identity"), linkId);
       return json({ linked: true, userId: result.userId });
     }),
   );
@@ -210,14 +210,14 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
     "/link",
     authenticate,
     guarded(async (c) => {
-      const identity = c.var.identity;
+      const identity = c.get("identity");
       return json(await tokens.unlink(identity, profilesOf(identity)));
     }),
   );
 
   const proxyRoute: MiddlewareHandler<BrokerEnv> = async function proxyRoute(c) {
     try {
-      const identity = c.var.identity;
+      const identity = c.get("identity");
       return await parts.proxy(c.req.raw, { identity, profiles: profilesOf(identity) });
     } catch (error) {
       return errorResponse(error, { log });
