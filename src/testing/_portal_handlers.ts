@@ -62,6 +62,39 @@ export function checkPassword(
   return user && user.password === password ? user : undefined;
 }
 
+/**
+ * The username/password flow shared by the portal's and a standalone server's `generateToken`: checks the
+ * credentials and the referer binding, clamps `expiration`, and issues a `portal` or `server` token. Returns the
+ * token and its expiry, or the ArcGIS error answer.
+ */
+export function issuePasswordToken(
+  ctx: _Ctx,
+  options: { kind: "portal" | "server"; defaultMinutes: number; serverRoot?: string },
+): { token: string; expiresMs: number } | Response {
+  const state = ctx.state;
+  const user = checkPassword(state, param(ctx, "username"), param(ctx, "password"));
+  if (!user) return arcgisError(ctx, GENERATE_TOKEN_ERROR);
+  const client = param(ctx, "client");
+  const referer = param(ctx, "referer");
+  if (client === "referer" && !referer) return arcgisError(ctx, REFERER_REQUIRED_ERROR);
+  const minutes = clampMinutes(
+    param(ctx, "expiration"),
+    options.defaultMinutes,
+    state.limits.generateTokenMaxMinutes,
+  );
+  const expiresMs = state.now() + minutesToMs(minutes);
+  const token = state.tokens.issue({
+    kind: options.kind,
+    username: user.username,
+    issuedMs: state.now(),
+    expiresMs,
+    referer: client === "referer" ? referer : undefined,
+    ...(options.serverRoot === undefined ? {} : { serverRoot: options.serverRoot }),
+    via: "generateToken",
+  });
+  return { token, expiresMs };
+}
+
 function _secondsUntil(state: _State, expiresMs: number): number {
   return Math.max(0, Math.round((expiresMs - state.now()) / 1000));
 }
@@ -126,24 +159,12 @@ export function portalGenerateToken(ctx: _Ctx): Response {
     });
     return json(ctx, { token: issued, expires: expiresMs, ssl: state.allSSL });
   }
-  const user = checkPassword(state, username, param(ctx, "password"));
-  if (!user) return arcgisError(ctx, GENERATE_TOKEN_ERROR);
-  if (client === "referer" && !referer) return arcgisError(ctx, REFERER_REQUIRED_ERROR);
-  const minutes = clampMinutes(
-    param(ctx, "expiration"),
-    state.limits.portalTokenDefaultMinutes,
-    state.limits.generateTokenMaxMinutes,
-  );
-  const expiresMs = state.now() + minutesToMs(minutes);
-  const issued = state.tokens.issue({
+  const issued = issuePasswordToken(ctx, {
     kind: "portal",
-    username: user.username,
-    issuedMs: state.now(),
-    expiresMs,
-    referer: client === "referer" ? referer : undefined,
-    via: "generateToken",
+    defaultMinutes: state.limits.portalTokenDefaultMinutes,
   });
-  return json(ctx, { token: issued, expires: expiresMs, ssl: state.allSSL });
+  if (issued instanceof Response) return issued;
+  return json(ctx, { token: issued.token, expires: issued.expiresMs, ssl: state.allSSL });
 }
 
 function _refreshRecord(ctx: _Ctx, clientId: string): FakeTokenInfo | Response {

@@ -7,24 +7,20 @@ import {
   FAKE_SERVER_VERSION,
   FAKE_SHORT_LIVED_TOKEN_VALIDITY_MINUTES,
   FEDERATED_GENERATE_TOKEN_ERROR,
-  GENERATE_TOKEN_ERROR,
   GENERATE_TOKEN_GET_ERROR,
   INVALID_URL_ERROR,
-  REFERER_REQUIRED_ERROR,
 } from "./constants.ts";
 import {
   type _Ctx,
   type _Server,
   arcgisError,
   json,
-  param,
   portalUrl,
   publicOrigin,
   serverUrl,
   sharingUrl,
 } from "./_context.ts";
-import { checkPassword } from "./_portal_handlers.ts";
-import { clampMinutes, minutesToMs } from "./_util.ts";
+import { issuePasswordToken } from "./_portal_handlers.ts";
 
 /** `S/rest/info`: federated (and hosted) roots point at the portal, standalone ones at their own token service. */
 export function serverInfo(ctx: _Ctx, server: _Server): Response {
@@ -51,27 +47,13 @@ export function serverGenerateToken(ctx: _Ctx, server: _Server): Response {
   if (server.hosted) return arcgisError(ctx, INVALID_URL_ERROR);
   if (server.federated) return arcgisError(ctx, FEDERATED_GENERATE_TOKEN_ERROR);
   if (ctx.request.method !== "POST") return arcgisError(ctx, GENERATE_TOKEN_GET_ERROR);
-  const user = checkPassword(state, param(ctx, "username"), param(ctx, "password"));
-  if (!user) return arcgisError(ctx, GENERATE_TOKEN_ERROR);
-  const client = param(ctx, "client");
-  const referer = param(ctx, "referer");
-  if (client === "referer" && !referer) return arcgisError(ctx, REFERER_REQUIRED_ERROR);
-  const minutes = clampMinutes(
-    param(ctx, "expiration"),
-    state.limits.serverTokenDefaultMinutes,
-    state.limits.generateTokenMaxMinutes,
-  );
-  const expiresMs = state.now() + minutesToMs(minutes);
-  const token = state.tokens.issue({
+  const issued = issuePasswordToken(ctx, {
     kind: "server",
-    username: user.username,
-    issuedMs: state.now(),
-    expiresMs,
-    referer: client === "referer" ? referer : undefined,
+    defaultMinutes: state.limits.serverTokenDefaultMinutes,
     serverRoot: server.path,
-    via: "generateToken",
   });
-  return json(ctx, { token, expires: expiresMs });
+  if (issued instanceof Response) return issued;
+  return json(ctx, { token: issued.token, expires: issued.expiresMs });
 }
 
 /** `S/rest/services[/folder]`: the catalog (public). */
