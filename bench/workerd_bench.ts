@@ -63,6 +63,7 @@ async function _wranglerDev(
       "node",
       WRANGLER,
       "dev",
+      "--local",
       ...args,
       "--ip",
       "127.0.0.1",
