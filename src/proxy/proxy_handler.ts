@@ -41,7 +41,7 @@
  *
  * @module
  */
-import type { ProxyConfig } from "../config/schema.ts";
+import type { ProxyConfig } from "../config/types.ts";
 import type { Deps } from "../deps.ts";
 import { BrokerError } from "../errors.ts";
 import type { Identity, TokenForUrlOptions, UpstreamToken } from "../types.ts";
