@@ -6,6 +6,7 @@
 import { Hono } from "hono";
 import type { Handler, MiddlewareHandler } from "hono";
 import { BrokerError } from "../errors.ts";
+import { readCapped } from "../util/bytes.ts";
 import type { LogFn } from "../deps.ts";
 import type { Identity, JwksHealth, Policy, TokenService, TokenVerifier } from "../types.ts";
 import type { KvStore } from "../store/kv_store.ts";
@@ -237,26 +238,8 @@ function single(form: URLSearchParams, name: string): string | undefined {
 async function readLimited(request: Request, limit: number): Promise<string> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
-  if (request.body === null) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readCapped(request.body, limit);
+  if (bytes === undefined) throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
