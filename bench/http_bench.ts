@@ -212,6 +212,10 @@ export interface HttpBenchResult {
     tile: ProxyKindResult;
     /** ArcGIS token calls the upstream answered during the measured proxy runs, per broker request. */
     arcgisTokenCallsPerRequest: number;
+    /** Requests through the broker in the measured proxy runs. */
+    brokerRequests: number;
+    /** IdP JWKS fetches the upstream answered during those runs (the same bearer each request). */
+    jwksFetches: number;
   };
   fresh?: { seconds: number; rounds: number; tokensPerRun: number; algs: Record<Alg, FreshAlgResult> };
   stream?: { bare: StreamResult; broker: StreamResult };
@@ -350,7 +354,10 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
           await runWrk(urls(kind)[arm], { durationSeconds: 1, headers: headersOf(arm) });
         }
       }
-      const statsBefore = await (await fetch(`${upstream.origin}/stats`)).json() as { tokenCalls: number };
+      const statsBefore = await (await fetch(`${upstream.origin}/stats`)).json() as {
+        tokenCalls: number;
+        jwksCalls: number;
+      };
       const out = {} as Record<"small" | "tile", Record<ProxyArm, ArmRun[]>>;
       for (const kind of ["small", "tile"] as const) out[kind] = { direct: [], bare: [], broker: [] };
       let brokerRequests = 0;
@@ -378,7 +385,10 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
           }
         }
       }
-      const statsAfter = await (await fetch(`${upstream.origin}/stats`)).json() as { tokenCalls: number };
+      const statsAfter = await (await fetch(`${upstream.origin}/stats`)).json() as {
+        tokenCalls: number;
+        jwksCalls: number;
+      };
       const summarize = (runs: Record<ProxyArm, ArmRun[]>): ProxyKindResult => {
         const medians = Object.fromEntries(PROXY_ARMS.map((arm) => {
           const list = runs[arm];
@@ -406,6 +416,8 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
         small: summarize(out.small),
         tile: summarize(out.tile),
         arcgisTokenCallsPerRequest: (statsAfter.tokenCalls - statsBefore.tokenCalls) / brokerRequests,
+        brokerRequests,
+        jwksFetches: statsAfter.jwksCalls - statsBefore.jwksCalls,
       };
     }
 

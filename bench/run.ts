@@ -555,6 +555,17 @@ function _httpFigures(outcome: Outcome<HttpBenchResult>): Figure[] {
       target: "0",
       pass: d.proxy.arcgisTokenCallsPerRequest === 0,
     });
+    if (d.proxy.jwksFetches !== undefined) {
+      figures.push({
+        group: proxyGroup,
+        name: "IdP JWKS fetches while the broker served the measured proxy runs (one bearer, reused)",
+        value: `${d.proxy.jwksFetches} fetches`,
+        baseline: `${_fmt(d.proxy.brokerRequests)} broker requests`,
+        ratio: "—",
+        target: "— (information)",
+        pass: null,
+      });
+    }
   }
   if (d.stream !== undefined) {
     const s = d.stream;
