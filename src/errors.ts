@@ -66,6 +66,13 @@ export class BrokerError extends Error {
   /** Extra non-secret fields for the client body. */
   readonly details?: Record<string, string>;
 
+  /**
+   * Creates the error.
+   *
+   * @param code The stable code the HTTP answer is chosen by.
+   * @param message A generic, secret-free message (sentence case, no final period).
+   * @param options The cause (for logs only), `Retry-After` seconds and extra non-secret body fields.
+   */
   constructor(code: BrokerErrorCode, message: string, options: BrokerErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "BrokerError";

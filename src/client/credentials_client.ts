@@ -146,6 +146,14 @@ export class BrokerRequestError extends Error {
   /** `Retry-After`, in seconds, when sent. */
   readonly retryAfterSeconds: number | undefined;
 
+  /**
+   * Creates the error.
+   *
+   * @param message What failed, for logs.
+   * @param status HTTP status, or 0 for a network error.
+   * @param error The broker's `error` code, when the answer had one.
+   * @param retryAfterSeconds `Retry-After`, in seconds, when sent.
+   */
   constructor(message: string, status: number, error?: string, retryAfterSeconds?: number) {
     super(message);
     this.name = "BrokerRequestError";

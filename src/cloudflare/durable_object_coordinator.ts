@@ -192,6 +192,12 @@ async function _readBody(request: Request): Promise<unknown> {
 export class BrokerCoordinator {
   readonly #storage: DurableObjectStorageLike;
 
+  /**
+   * Called by the Workers runtime, once per object.
+   *
+   * @param state The object's state; only its storage is used.
+   * @param _env The Worker's bindings (unused).
+   */
   constructor(state: DurableObjectStateLike, _env?: unknown) {
     this.#storage = state.storage;
   }
