@@ -82,7 +82,13 @@ export class BrokerError extends Error {
   }
 }
 
-/** True when `value` is a {@link BrokerError}, optionally with the given code. */
+/**
+ * True when `value` is a {@link BrokerError}, optionally with the given code.
+ *
+ * @param value Anything caught.
+ * @param code When given, only an error with this code matches.
+ * @returns Whether `value` is such an error.
+ */
 export function isBrokerError(value: unknown, code?: BrokerErrorCode): value is BrokerError {
   return value instanceof BrokerError && (code === undefined || value.code === code);
 }

@@ -283,6 +283,10 @@ class DurableObjectStore implements AtomicKvStore {
 /**
  * An {@link AtomicKvStore} backed by the {@link BrokerCoordinator} Durable Object: one object per key, so `take`
  * and `compareAndSet` are linearizable across every isolate and location.
+ *
+ * @param namespace The Durable Object namespace binding bound to `BrokerCoordinator`.
+ * @param options A prefix for object names, to share one namespace between brokers.
+ * @returns The store; its operations reject when the object answers with an error.
  */
 export function createDurableObjectStore(
   namespace: DurableObjectNamespaceLike,

@@ -67,7 +67,13 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
-/** Validates `input` and applies defaults. Throws {@link ConfigError} naming every bad field. */
+/**
+ * Validates `input` and applies defaults. Throws {@link ConfigError} naming every bad field.
+ *
+ * @param input The config, as parsed JSON.
+ * @returns The config with every default filled in.
+ * @throws {ConfigError} When a field is missing, of the wrong type or inconsistent with another.
+ */
 export function parseConfig(input: unknown): BrokerConfig {
   if (input instanceof Object && "config" in input && "secrets" in input) {
     return parseConfig((input as { config: unknown }).config);
@@ -108,6 +114,10 @@ export function resolveSecrets(config: BrokerConfig, env: Readonly<Record<string
 /**
  * Reads `BROKER_CONFIG` (JSON text or an object) from an environment record (Workers `env`,
  * `Deno.env.toObject()`), validates it and resolves the secrets it names. Fails closed when it is missing.
+ *
+ * @param env The environment record.
+ * @returns The validated config and the secret values it names.
+ * @throws {ConfigError} When `BROKER_CONFIG` is missing, is not JSON, is invalid, or names a missing secret.
  */
 export function configFromEnv(env: Readonly<Record<string, unknown>>): LoadedConfig {
   const raw = env[CONFIG_ENV];

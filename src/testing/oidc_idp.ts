@@ -721,7 +721,20 @@ class TestOidcIdp implements OidcIdp {
 
 /**
  * Starts a test IdP on `127.0.0.1` (a free port unless `options.port`), listening when the promise resolves.
- * Close it with `close()` or `await using`.
+ * Close it with `close()` or `await using`. Needs the npm package `oidc-provider` (an optional peer dependency).
+ *
+ * @param options Algorithm, audience, users, clients and token lifetimes.
+ * @returns The running IdP.
+ * @throws {Error} When `oidc-provider` cannot be imported or the port cannot be bound.
+ *
+ * @example Real tokens for a test
+ * ```ts
+ * import { startOidcIdp } from "arcgis-token-broker/testing-idp";
+ *
+ * await using idp = await startOidcIdp({ users: [{ sub: "alice", claims: { groups: ["gis"] } }] });
+ * const { accessToken } = await idp.login({ sub: "alice" });
+ * // issuer: idp.issuer, audience: idp.audience
+ * ```
  */
 export async function startOidcIdp(options: StartOidcIdpOptions = {}): Promise<OidcIdp> {
   const ProviderClass = await _loadProvider();
