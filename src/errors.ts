@@ -32,6 +32,8 @@ export type BrokerErrorCode =
   | "ERR_TARGET_NOT_ALLOWED"
   /** Proxy target malformed: not a URL, userinfo, encoded separators, control characters (400). */
   | "ERR_TARGET_MALFORMED"
+  /** Proxy target longer than the proxy's documented cap (414). */
+  | "ERR_TARGET_TOO_LONG"
   /** HTTP method not allowed for the target (405). */
   | "ERR_METHOD_NOT_ALLOWED"
   /** Request body over the configured limit (413). */
