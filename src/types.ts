@@ -87,7 +87,10 @@ export interface UpstreamToken {
 
 /** Options for {@link TokenService.tokenForUrl}. */
 export interface TokenForUrlOptions {
-  /** Ignore and replace the cached token (after a 498/499 from upstream). */
+  /**
+   * Ignore and replace the cached token (after a 498/499 from upstream), unless it is younger than
+   * `arcgis.forcedRefreshFloorSeconds`.
+   */
   forceRefresh?: boolean;
   /** The token that upstream just refused; purged so no other request reuses it. */
   rejectedToken?: string;
@@ -112,6 +115,17 @@ export interface TokenService {
     url: URL,
     options?: TokenForUrlOptions,
   ): Promise<UpstreamToken>;
+  /**
+   * What the proxy calls after upstream refused `rejectedToken` (498/499): a replacement token for `url`, or null
+   * when the refused token is younger than `arcgis.forcedRefreshFloorSeconds` (it is then kept, and the proxy
+   * answers without a retry). Per cache key, so one forged error body cannot mint a token per request.
+   */
+  replaceRejected(
+    identity: Identity,
+    profile: string,
+    url: URL,
+    rejectedToken: string,
+  ): Promise<UpstreamToken | null>;
 }
 
 /** Links IdP identities to ArcGIS named users for `user` profiles (implemented in `src/arcgis/`). */

@@ -193,6 +193,8 @@ const arcgisSchema = z.strictObject({
   servers: z._default(z.array(urlString), []),
   fetchTimeoutMs: z._default(integer(z.positive()), 10_000),
   allowInsecureLoopback: z._default(z.boolean(), false),
+  /** A cached token younger than this is not replaced because upstream answered 498/499 for it. */
+  forcedRefreshFloorSeconds: z._default(seconds, 60),
 });
 
 const cacheSchema = z.strictObject({
