@@ -17,7 +17,7 @@ export const PENDING_LINK_TTL_SECONDS = 300;
 export const RANDOM_ID_BYTES = 32;
 
 /** A cached token is refreshed in the background once less than this many safety margins are left. */
-export const REFRESH_AHEAD_SAFETY_MARGINS = 2;
+export { REFRESH_AHEAD_SAFETY_MARGINS } from "../config/constants.ts";
 
 /** Lifetime of the rotation lock in the coordinator, in seconds (longer than one ArcGIS call can take). */
 export const ROTATION_LOCK_TTL_SECONDS = 60;

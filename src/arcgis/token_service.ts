@@ -105,22 +105,6 @@ function _checkSecrets(config: BrokerConfig, secrets: Secrets): void {
   }
 }
 
-function _checkBrowserLifetimes(config: BrokerConfig): void {
-  for (const [name, profile] of Object.entries(config.profiles)) {
-    if ((profile.mode === "app" || profile.mode === "account") && profile.exposeToBrowser) {
-      const minSeconds = config.cache.safetyMarginSeconds * REFRESH_AHEAD_SAFETY_MARGINS;
-      if (profile.browserTokenMaxSeconds <= minSeconds) {
-        // Such a token would never be reusable from the cache: every request would mint a new one.
-        throw new BrokerError(
-          "ERR_CONFIG_INVALID",
-          `Invalid broker config: profiles.${name}.browserTokenMaxSeconds: expected more than ${minSeconds} ` +
-            "(twice cache.safetyMarginSeconds)",
-        );
-      }
-    }
-  }
-}
-
 /** An injective text for a list of fields: each one prefixed with its length. */
 function _lengthPrefixed(fields: readonly string[]): string {
   let out = "";
@@ -158,7 +142,6 @@ class ArcGISTokens implements ArcGISTokenService {
     this.#deps = deps;
     this.#secrets = options.secrets;
     _checkSecrets(config, options.secrets);
-    _checkBrowserLifetimes(config);
     this.#sealer = options.sealer ??
       createSealer(parseKeyring(options.secrets[config.sealing.keysEnv] ?? ""));
     this.#shareInFlight = options.shareInFlight ?? true;

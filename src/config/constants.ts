@@ -27,3 +27,9 @@ export const DEFAULT_REQUIRED_CLAIMS = ["exp", "iat", "sub"] as const;
 
 /** The environment variable that holds the config JSON. */
 export const CONFIG_ENV = "BROKER_CONFIG";
+
+/**
+ * A cached ArcGIS token is refreshed in the background once less than this many `cache.safetyMarginSeconds` are
+ * left; a token handed to browsers must outlive that, or it is never reused.
+ */
+export const REFRESH_AHEAD_SAFETY_MARGINS = 2;

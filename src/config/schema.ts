@@ -13,6 +13,7 @@ import {
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
   DEFAULT_REQUIRED_CLAIMS,
   MAX_CLOCK_TOLERANCE_SECONDS,
+  REFRESH_AHEAD_SAFETY_MARGINS,
 } from "./constants.ts";
 
 // zod/mini (a fraction of classic zod's size in the Workers bundle) loads no locale: without one, every message
@@ -244,8 +245,40 @@ const brokerConfigFields = z.strictObject({
   mountPath: z._default(z.string().check(z.regex(/^\/[^?#]*$/)), "/arcgis"),
 });
 
+type _Ctx = z.core.$RefinementCtx<z.output<typeof brokerConfigFields>>;
+
+/** Reports a problem that no single field's schema can see, with the change that fixes it. */
+function _issue(ctx: _Ctx, path: Array<string | number>, message: string, fix: string): void {
+  ctx.addIssue({ code: "custom", path, message, params: { fix } });
+}
+
 const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) => {
   const profileNames = new Set(Object.keys(config.profiles));
+  const granted = new Set(
+    config.rules.flatMap((rule) => typeof rule.profile === "string" ? [rule.profile] : rule.profile),
+  );
+  for (const [name, profile] of Object.entries(config.profiles)) {
+    if (profile.mode === "user" && config.link.returnUrls.length === 0) {
+      _issue(
+        ctx,
+        ["link", "returnUrls"],
+        `Required by the user profile "${name}": without a return URL every link answers 404`,
+        'list the app pages the link flow may return to, e.g. "link": { "returnUrls": ["https://app.example.com/"] }',
+      );
+    }
+    if ((profile.mode === "app" || profile.mode === "account") && profile.exposeToBrowser) {
+      const minSeconds = config.cache.safetyMarginSeconds * REFRESH_AHEAD_SAFETY_MARGINS;
+      if (profile.browserTokenMaxSeconds <= minSeconds) {
+        _issue(
+          ctx,
+          ["profiles", name, "browserTokenMaxSeconds"],
+          `Expected more than ${minSeconds} (twice cache.safetyMarginSeconds): a shorter token is never reused ` +
+            "from the cache, so every request would mint a new one",
+          `raise it above ${minSeconds} or lower cache.safetyMarginSeconds`,
+        );
+      }
+    }
+  }
   const issuers = new Set(config.issuers.map((i) => i.issuer));
   config.rules.forEach((rule, index) => {
     for (const name of typeof rule.profile === "string" ? [rule.profile] : rule.profile) {
@@ -285,6 +318,13 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
         path: ["proxy", "allow", index, "profile"],
         message: `Unknown profile "${entry.profile}"`,
       });
+    } else if (entry.profile !== undefined && !granted.has(entry.profile)) {
+      _issue(
+        ctx,
+        ["proxy", "allow", index, "profile"],
+        `No rule grants the profile "${entry.profile}", so no identity can use this entry`,
+        `add "${entry.profile}" to the profile list of the rules whose identities should reach it`,
+      );
     }
     const url = _parsedUrl(entry.url);
     if (url === null) return;

@@ -298,28 +298,3 @@ Deno.test("createTokenService() refuses a missing sealing keyring or a missing p
     );
   });
 });
-
-Deno.test("createTokenService() refuses a browser token lifetime the cache could never reuse", async () => {
-  const { createTokenService } = await import("../../src/arcgis/mod.ts");
-  const { SECRETS } = await import("./_harness.ts");
-  const base = testConfig();
-  const config = {
-    ...base,
-    profiles: { ...base.profiles, viewerWeb: { ...base.profiles.viewerWeb, browserTokenMaxSeconds: 240 } },
-  } as typeof base;
-  const deps = {
-    now: () => 0,
-    fetch: globalThis.fetch,
-    store: {
-      get: () => Promise.resolve(null),
-      set: () => Promise.resolve(),
-      delete: () => Promise.resolve(),
-    },
-    log: () => {},
-    waitUntil: () => {},
-  };
-  assert.throws(
-    () => createTokenService(config, deps, { secrets: SECRETS }),
-    (e) => isBrokerError(e, "ERR_CONFIG_INVALID") && e.message.includes("viewerWeb"),
-  );
-});
