@@ -22,7 +22,7 @@ import { createPortalApi } from "./portal_api.ts";
 import { createTokenCache } from "./token_cache.ts";
 import { createTokenKeys } from "./token_keys.ts";
 import { type ArcGISTokenService, createTokenService } from "./token_service.ts";
-import { createArcGISUrls } from "./urls.ts";
+import { createArcGISUrls } from "../config/arcgis_urls.ts";
 import { createUserTokens } from "./user_tokens.ts";
 
 /** Options for {@link createArcGISServices}. */

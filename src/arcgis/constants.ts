@@ -39,10 +39,3 @@ export const MAX_ERROR_TEXT_CHARS = 200;
 
 /** The store namespace of the rotation lock (see `KEY_NAMESPACES` in `src/store/constants.ts`). */
 export const ROTATION_LOCK_NAMESPACE = "link-lock";
-
-/** Hosts of ArcGIS Online hosted services whose first path segment (after `/tiles` for tiles) is the org id. */
-export const AGOL_HOSTED_HOST_PATTERN: RegExp =
-  /^(services|tiles|vectortileservices|features)\d*\.arcgis\.com$/i;
-
-/** Portal hosts that are ArcGIS Online. */
-export const AGOL_PORTAL_HOST_PATTERN: RegExp = /(^|\.)arcgis\.com$/i;

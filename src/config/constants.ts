@@ -33,3 +33,10 @@ export const CONFIG_ENV = "BROKER_CONFIG";
  * left; a token handed to browsers must outlive that, or it is never reused.
  */
 export const REFRESH_AHEAD_SAFETY_MARGINS = 2;
+
+/** Hosts of ArcGIS Online hosted services whose first path segment (after `/tiles` for tiles) is the org id. */
+export const AGOL_HOSTED_HOST_PATTERN: RegExp =
+  /^(services|tiles|vectortileservices|features)\d*\.arcgis\.com$/i;
+
+/** Portal hosts that are ArcGIS Online. */
+export const AGOL_PORTAL_HOST_PATTERN: RegExp = /(^|\.)arcgis\.com$/i;

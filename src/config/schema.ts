@@ -8,7 +8,9 @@ import * as z from "zod/mini";
 import { en } from "zod/locales";
 import type { BrokerConfig, BrokerConfigInput } from "./types.ts";
 import { isLoopbackUrl } from "../util/loopback.ts";
+import { agolHostedOrgId, type ArcGISUrls, classifyTarget, createArcGISUrls } from "./arcgis_urls.ts";
 import {
+  AGOL_PORTAL_HOST_PATTERN,
   ASYMMETRIC_ALGORITHMS,
   DEFAULT_ALGORITHMS,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
@@ -246,6 +248,26 @@ function _issue(ctx: _Ctx, path: Array<string | number>, message: string, fix: s
   ctx.addIssue({ code: "custom", path, message, params: { fix } });
 }
 
+/** The ArcGIS URLs of the `arcgis` section, or `null` when one of them does not parse (reported elsewhere). */
+function _arcgisUrlsOf(arcgis: z.output<typeof arcgisSchema>): ArcGISUrls | null {
+  if (![arcgis.portalUrl, ...arcgis.servers].every((u) => URL.canParse(u))) return null;
+  return createArcGISUrls(arcgis);
+}
+
+/** A proxy entry no ArcGIS token applies to: every request through it would be refused. */
+function _unservableEntry(ctx: _Ctx, index: number, url: URL, orgId: string | undefined): void {
+  const hostedOrg = agolHostedOrgId(url);
+  const message = hostedOrg !== undefined
+    ? `No profile can serve this entry: its hosted services belong to the organization "${hostedOrg}", ` +
+      `not to arcgis.orgId${orgId === undefined ? " (unset)" : ` "${orgId}"`}`
+    : "No profile can serve this entry: the URL is not on the portal's host, under a server of " +
+      "arcgis.servers, or on the organization's ArcGIS Online hosted services";
+  const fix = hostedOrg !== undefined
+    ? "point the entry at your organization's hosted services, or set arcgis.orgId to the organization that owns them"
+    : `add the server's root (e.g. "${url.origin}/server") to arcgis.servers, or remove the entry`;
+  _issue(ctx, ["proxy", "allow", index, "url"], message, fix);
+}
+
 const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) => {
   const profileNames = new Set(Object.keys(config.profiles));
   const granted = new Set(
@@ -305,6 +327,11 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
       });
     }
   });
+  const targets = _arcgisUrlsOf(config.arcgis);
+  const targetOptions = {
+    allowInsecureLoopback: config.arcgis.allowInsecureLoopback,
+    ...(config.arcgis.orgId === undefined ? {} : { orgId: config.arcgis.orgId }),
+  };
   config.proxy.allow.forEach((entry, index) => {
     if (entry.profile !== undefined && !profileNames.has(entry.profile)) {
       ctx.addIssue({
@@ -335,6 +362,9 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
         path: ["proxy", "allow", index, "url"],
         message: "Expected a URL without credentials, query or fragment",
       });
+    }
+    if (targets !== null && classifyTarget(targets, url, targetOptions) === undefined) {
+      _unservableEntry(ctx, index, url, config.arcgis.orgId);
     }
   });
   config.issuers.forEach((issuer, index) => {
@@ -382,7 +412,7 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
     }
   });
   if (
-    /(^|\.)arcgis\.com$/i.test(_parsedUrl(config.arcgis.portalUrl)?.hostname ?? "") &&
+    AGOL_PORTAL_HOST_PATTERN.test(_parsedUrl(config.arcgis.portalUrl)?.hostname ?? "") &&
     config.arcgis.orgId === undefined
   ) {
     ctx.addIssue({

@@ -311,3 +311,32 @@ Deno.test("parseConfig() names the accepted shapes of a union field given the wr
   const issues = issuesOf(minimalConfig({ issuers: [{ issuer: "https://idp.example.com", audience: 5 }] }));
   assert.ok(issues.includes("issuers.0.audience: Expected string or array"), issues.join("\n"));
 });
+
+Deno.test("parseConfig() refuses a proxy entry no profile can get a token for, with the fix", () => {
+  const entry = (url: string) => ({ proxy: { allow: [{ url }] } });
+  const server = "https://gis.example.com/server/rest/services/Parcels/MapServer";
+  const error = configErrorOf(() => parseConfig(minimalConfig(entry(server))));
+  const issue = error.issues.find((i) => i.path === "proxy.allow.0.url");
+  assert.match(issue?.message ?? "", /^No profile can serve this entry: the URL is not on the portal's host/);
+  assert.match(
+    issue?.fix ?? "",
+    /add the server's root \(e\.g\. "https:\/\/gis\.example\.com\/server"\) to arcgis\.servers/,
+  );
+  parseConfig(minimalConfig({
+    ...entry(server),
+    arcgis: {
+      portalUrl: "https://myorg.maps.arcgis.com/sharing/rest",
+      orgId: "ORG123",
+      servers: ["https://gis.example.com/server"],
+    },
+  }));
+  const otherOrg = configErrorOf(() =>
+    parseConfig(minimalConfig(entry("https://services7.arcgis.com/OTHERORG/arcgis/rest/services/")))
+  );
+  assert.match(
+    otherOrg.issues.find((i) => i.path === "proxy.allow.0.url")?.message ?? "",
+    /belong to the organization "OTHERORG", not to arcgis\.orgId "ORG123"/,
+  );
+  parseConfig(minimalConfig(entry("https://services7.arcgis.com/ORG123/arcgis/rest/services/")));
+  parseConfig(minimalConfig(entry("https://myorg.maps.arcgis.com/sharing/rest/content/items/")));
+});
