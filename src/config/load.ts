@@ -86,6 +86,11 @@ export function secretNames(config: BrokerConfig): string[] {
     if (profile.mode === "account") names.add(profile.passwordEnv);
     if (profile.mode === "apiKey") names.add(profile.apiKeyEnv);
   }
+  for (const issuer of config.issuers) {
+    const introspection = issuer.introspection;
+    if (introspection?.clientSecretEnv !== undefined) names.add(introspection.clientSecretEnv);
+    if (introspection?.privateKeyEnv !== undefined) names.add(introspection.privateKeyEnv);
+  }
   return [...names];
 }
 

@@ -34,12 +34,47 @@ export interface IdTokensConfig {
   typ?: string;
 }
 
+/** RFC 7662 token introspection for one issuer (opaque tokens, or every token with `useFor: "all"`). */
+export interface IntrospectionConfig {
+  /** The introspection endpoint; from discovery's `introspection_endpoint` when absent. */
+  endpoint?: string;
+  /** The broker's client id at the IdP. */
+  clientId: string;
+  /** Environment variable holding the client secret (`client_secret_basic`); or set `privateKeyEnv`. */
+  clientSecretEnv?: string;
+  /** Environment variable holding a private JWK as JSON, with `alg` (`private_key_jwt`); or `clientSecretEnv`. */
+  privateKeyEnv?: string;
+  /** `opaque`: tokens that are not JWTs; `all`: this issuer's JWTs too (Okta's org server). @default "opaque" */
+  useFor: "opaque" | "all";
+  /** Answers kept in isolate memory, keyed by a hash of the token; 0 disables the cache. @default 10000 */
+  cacheMaxEntries: number;
+  /** An active answer is kept until the token's `exp`, and at most this long when set; unbounded when absent. */
+  cacheMaxSeconds?: number;
+  /** How long an `active: false` answer is kept, at most 3600. @default 60 */
+  inactiveCacheSeconds: number;
+  /** Timeout of one introspection call, at most 60000. @default 5000 */
+  fetchTimeoutMs: number;
+}
+
 /** One trusted OpenID Connect issuer (`issuers[]`). */
 export interface IssuerConfig {
-  /** Exact `iss`; discovery from `{issuer}/.well-known/openid-configuration`, whose `issuer` must match. */
+  /**
+   * Exact `iss`; discovery from `{issuer}/.well-known/openid-configuration`, whose `issuer` must match. May hold
+   * the `{tenantid}` placeholder once (Entra ID multi-tenant); `tenants` then lists the accepted tenants.
+   */
   issuer: string;
-  /** The token's `aud` must contain this audience (or one of these). */
-  audience: string | string[];
+  /**
+   * Other exact spellings of the same IdP's `iss` (Entra v1 `https://sts.windows.net/{tenantid}/` beside v2);
+   * tokens from them get the identity issuer of `issuer`. @default []
+   */
+  issuerAliases: string[];
+  /** Required when a spelling has `{tenantid}`: the only tenant ids accepted (a token's `tid` must agree). */
+  tenants?: string[];
+  /**
+   * The token's `aud` must contain this audience (or one of these). May be omitted only when `clientIds` and
+   * `requiredScopes` are both set (IdentityServer's scope-only model, Cognito): then `aud` is not checked.
+   */
+  audience?: string | string[];
   /** Use this JWKS instead of the one named by discovery. */
   jwksUri?: string;
   /** Accepted asymmetric algorithms (`RS*`, `PS*`, `ES*`, `EdDSA`), one per key type. @default ["RS256"] */
@@ -54,10 +89,15 @@ export interface IssuerConfig {
   typ?: string;
   /** Scopes required in `scope` (space-separated) or in `scope`/`scp` arrays. @default [] */
   requiredScopes: string[];
-  /** Allowed `azp` / `client_id`; any when absent. */
+  /**
+   * Allowed clients: each of `azp`, `client_id` and `appid` that the token carries must be one of these, and at
+   * least one must be present; any client when absent.
+   */
   clientIds?: string[];
   /** Accept ID tokens as bearer tokens; refused when absent. */
   idTokens?: IdTokensConfig;
+  /** RFC 7662 introspection for this issuer's opaque tokens (or all its tokens); none when absent. */
+  introspection?: IntrospectionConfig;
   /** Allow plain http for the issuer, discovery and JWKS, on loopback hosts only (tests, demo). @default false */
   allowInsecureLoopback: boolean;
   /** Limits of discovery and JWKS fetches and of the key cache. @default {} (every field at its default) */
@@ -235,6 +275,15 @@ export interface ValidationConfig {
   memoMaxEntries: number;
 }
 
+/** The `errors` section: what refusals tell clients. */
+export interface ErrorsConfig {
+  /**
+   * Put the refusal reason code (`aud_mismatch`, `expired`, …) in `error_description`. Off: clients see generic
+   * descriptions and only the log names the reason. @default false
+   */
+  exposeReasons: boolean;
+}
+
 /** The validated broker configuration (defaults applied), as returned by `parseConfig`. */
 export interface BrokerConfig {
   /** The trusted OpenID Connect issuers; at least one. */
@@ -257,6 +306,8 @@ export interface BrokerConfig {
   cache: CacheConfig;
   /** Limits on incoming bearer tokens. @default {} */
   validation: ValidationConfig;
+  /** What refusals tell clients. @default {} (reasons in the log only) */
+  errors: ErrorsConfig;
   /** Where the host mounts `routes()`, used to build link URLs in answers. @default "/arcgis" */
   mountPath: string;
 }
@@ -279,12 +330,47 @@ export interface JwksConfigInput {
   maxBodyBytes?: number;
 }
 
+/** {@link IntrospectionConfig} as written. */
+export interface IntrospectionConfigInput {
+  /** The introspection endpoint; from discovery's `introspection_endpoint` when absent. */
+  endpoint?: string;
+  /** The broker's client id at the IdP. */
+  clientId: string;
+  /** Environment variable holding the client secret (`client_secret_basic`); or set `privateKeyEnv`. */
+  clientSecretEnv?: string;
+  /** Environment variable holding a private JWK as JSON, with `alg` (`private_key_jwt`); or `clientSecretEnv`. */
+  privateKeyEnv?: string;
+  /** `opaque`: tokens that are not JWTs; `all`: this issuer's JWTs too (Okta's org server). @default "opaque" */
+  useFor?: "opaque" | "all";
+  /** Answers kept in isolate memory, keyed by a hash of the token; 0 disables the cache. @default 10000 */
+  cacheMaxEntries?: number;
+  /** An active answer is kept until the token's `exp`, and at most this long when set; unbounded when absent. */
+  cacheMaxSeconds?: number;
+  /** How long an `active: false` answer is kept, at most 3600. @default 60 */
+  inactiveCacheSeconds?: number;
+  /** Timeout of one introspection call, at most 60000. @default 5000 */
+  fetchTimeoutMs?: number;
+}
+
 /** {@link IssuerConfig} as written. */
 export interface IssuerConfigInput {
-  /** Exact `iss`; discovery from `{issuer}/.well-known/openid-configuration`, whose `issuer` must match. */
+  /**
+   * Exact `iss`; discovery from `{issuer}/.well-known/openid-configuration`, whose `issuer` must match. May hold
+   * the `{tenantid}` placeholder once (Entra ID multi-tenant); `tenants` then lists the accepted tenants.
+   */
   issuer: string;
-  /** The token's `aud` must contain this audience (or one of these). */
-  audience: string | string[];
+  /**
+   * Other exact spellings of the same IdP's `iss` (Entra v1 `https://sts.windows.net/{tenantid}/` beside v2);
+   * tokens from them get the identity issuer of `issuer`. @default []
+   */
+  issuerAliases?: string[];
+  /** Required when a spelling has `{tenantid}`: the only tenant ids accepted (a token's `tid` must agree). */
+  tenants?: string[];
+  /**
+   * The token's `aud` must contain this audience (or one of these). May be omitted only when `clientIds` and
+   * `requiredScopes` are both set (IdentityServer's scope-only model, Cognito): then `aud` is not checked.
+   */
+  audience?: string | string[];
   /** Use this JWKS instead of the one named by discovery. */
   jwksUri?: string;
   /** Accepted asymmetric algorithms (`RS*`, `PS*`, `ES*`, `EdDSA`), one per key type. @default ["RS256"] */
@@ -299,10 +385,15 @@ export interface IssuerConfigInput {
   typ?: string;
   /** Scopes required in `scope` (space-separated) or in `scope`/`scp` arrays. @default [] */
   requiredScopes?: string[];
-  /** Allowed `azp` / `client_id`; any when absent. */
+  /**
+   * Allowed clients: each of `azp`, `client_id` and `appid` that the token carries must be one of these, and at
+   * least one must be present; any client when absent.
+   */
   clientIds?: string[];
   /** Accept ID tokens as bearer tokens; refused when absent. */
   idTokens?: IdTokensConfig;
+  /** RFC 7662 introspection for this issuer's opaque tokens (or all its tokens); none when absent. */
+  introspection?: IntrospectionConfigInput;
   /** Allow plain http for the issuer, discovery and JWKS, on loopback hosts only (tests, demo). @default false */
   allowInsecureLoopback?: boolean;
   /** Limits of discovery and JWKS fetches and of the key cache. @default {} (every field at its default) */
@@ -454,6 +545,15 @@ export interface ValidationConfigInput {
   memoMaxEntries?: number;
 }
 
+/** {@link ErrorsConfig} as written. */
+export interface ErrorsConfigInput {
+  /**
+   * Put the refusal reason code (`aud_mismatch`, `expired`, …) in `error_description`. Off: clients see generic
+   * descriptions and only the log names the reason. @default false
+   */
+  exposeReasons?: boolean;
+}
+
 /** The broker configuration as written by users (`BROKER_CONFIG`, `createBroker`'s first argument). */
 export interface BrokerConfigInput {
   /** The trusted OpenID Connect issuers; at least one. */
@@ -476,6 +576,8 @@ export interface BrokerConfigInput {
   cache?: CacheConfigInput;
   /** Limits on incoming bearer tokens. @default {} */
   validation?: ValidationConfigInput;
+  /** What refusals tell clients. @default {} (reasons in the log only) */
+  errors?: ErrorsConfigInput;
   /** Where the host mounts `routes()`, used to build link URLs in answers. @default "/arcgis" */
   mountPath?: string;
 }

@@ -81,6 +81,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     maxTokenBytes: parsed.validation.maxTokenBytes,
     memoMaxEntries: parsed.validation.memoMaxEntries,
     shareInFlight,
+    secrets,
   });
   const policy = createPolicy(parsed);
   const tokens = createTokenService(parsed, deps, {
@@ -99,7 +100,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     },
   );
   let routes: Hono<BrokerEnv> | undefined;
-  const authenticate = createAuthenticate(verifier, { log });
+  const authenticate = createAuthenticate(verifier, { log, exposeReasons: parsed.errors.exposeReasons });
   return {
     config: parsed,
     verifier,
@@ -116,6 +117,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
         cors: parsed.cors,
         mountPath: parsed.mountPath,
         log,
+        exposeReasons: parsed.errors.exposeReasons,
         now,
       }),
   };

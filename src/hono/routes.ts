@@ -37,6 +37,8 @@ export interface RoutesParts {
   mountPath: string;
   /** Log hook. */
   log: LogFn;
+  /** Put refusal reason codes in `error_description` (config `errors.exposeReasons`). @default false */
+  exposeReasons?: boolean;
   /** Current time, epoch ms. */
   now: () => number;
 }
@@ -50,13 +52,16 @@ const MAX_JSON_BYTES = 4 * 1024;
 /** Builds the sub-app. */
 export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
   const { verifier, policy, tokens, log } = parts;
+  const exposeReasons = parts.exposeReasons ?? false;
   const app = new Hono<BrokerEnv>();
-  const authenticate = createAuthenticate(verifier, { log });
+  const authenticate = createAuthenticate(verifier, { log, exposeReasons });
   const linkHint = `${parts.mountPath.replace(/\/$/, "")}/link`;
 
   const profilesOf = (identity: Identity): readonly string[] => {
     const profiles = policy.profilesFor(identity);
-    if (profiles.length === 0) throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No rule admits the identity");
+    if (profiles.length === 0) {
+      throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No rule admits the identity", { reason: "no_rule" });
+    }
     return profiles;
   };
   const withLinkHint = (error: unknown): unknown => {
@@ -82,7 +87,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       try {
         return await handler(c, next);
       } catch (error) {
-        return errorResponse(error, { log });
+        return errorResponse(error, { log, exposeReasons });
       }
     };
 
@@ -114,7 +119,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       const identity = c.get("identity");
       return json(await tokens.credentials(identity, profilesOf(identity)));
     } catch (error) {
-      return errorResponse(withLinkHint(error), { log });
+      return errorResponse(withLinkHint(error), { log, exposeReasons });
     }
   });
 
@@ -162,7 +167,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
         { status: 200, headers: jsonHeaders({ pragma: "no-cache" }) },
       );
     } catch (error) {
-      return errorResponse(withLinkHint(error), { dialect: "token-endpoint", log });
+      return errorResponse(withLinkHint(error), { dialect: "token-endpoint", log, exposeReasons });
     }
   });
 
@@ -176,7 +181,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       const identity = c.get("identity");
       return json(await tokens.startLink(identity, profilesOf(identity), returnTo));
     } catch (error) {
-      return errorResponse(error, { log });
+      return errorResponse(error, { log, exposeReasons });
     }
   });
 
@@ -220,7 +225,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       const identity = c.get("identity");
       return await parts.proxy(c.req.raw, { identity, profiles: profilesOf(identity) });
     } catch (error) {
-      return errorResponse(error, { log });
+      return errorResponse(error, { log, exposeReasons });
     }
   };
   app.all("/proxy", authenticate, proxyRoute);
