@@ -232,8 +232,8 @@ class IdpTokenVerifier implements TokenVerifier {
     const kind = classifyToken(header.typ, payload, issuer.policy);
     if (!accept.includes(kind)) throw _kindRefused(kind);
     checkTyp(header.typ, kind, issuer.policy);
-    const times = checkClaims(payload, kind, issuer.policy, now);
     _checkTenant(payload, spelling);
+    const times = checkClaims(payload, kind, issuer.policy, now);
     const { key, freshUntilMs } = issuer.cache.peekKey(header.kid, header.alg) ??
       await issuer.cache.getKey(header.kid, header.alg);
     await verifySignature(parts, key);
@@ -282,8 +282,8 @@ class IdpTokenVerifier implements TokenVerifier {
     if (type !== undefined && !(typeof type === "string" && /^(bearer|access_token)$/i.test(type))) {
       throw invalidToken("typ_not_accepted", "Introspection: not a bearer access token");
     }
-    const times = checkClaims(claims, "access", issuer.policy, this.#deps.now());
     _checkTenant(claims, spelling);
+    const times = checkClaims(claims, "access", issuer.policy, this.#deps.now());
     return _identity(spelling, claims, "access", times);
   }
 }
