@@ -419,10 +419,17 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
     }
   });
   const spellingOwner = new Map<string, number>();
+  const introspecting = config.issuers.findIndex((issuer) => issuer.introspection !== undefined);
   config.issuers.forEach((issuer, index) => {
     const add = (path: Array<string | number>, message: string) =>
       ctx.addIssue({ code: "custom", path, message });
     _checkIssuer(issuer, ["issuers", index], add);
+    if (issuer.introspection !== undefined && introspecting !== index) {
+      add(
+        ["issuers", index, "introspection"],
+        `Expected introspection on one issuer only (issuers.${introspecting} has it): an opaque token names no issuer`,
+      );
+    }
     const jwksUrl = issuer.jwksUri === undefined ? null : _parsedUrl(issuer.jwksUri);
     if (
       jwksUrl !== null && jwksUrl.protocol !== "https:" &&
