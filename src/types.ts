@@ -7,8 +7,15 @@
 
 /** A verified caller, as `authenticate()` puts it in `c.var.identity`. */
 export interface Identity {
-  /** The token's `iss`, equal to a configured issuer. */
+  /**
+   * The issuer this identity belongs to: the configured `issuer` (also for tokens from one of its
+   * `issuerAliases`), its `{tenantid}` filled with the token's tenant for a templated issuer.
+   */
   issuer: string;
+  /** The configured `issuer` template (with `{tenantid}`) when it differs from `issuer`; rules match on it. */
+  configuredIssuer?: string;
+  /** The tenant of a templated issuer (Entra ID `tid`). */
+  tenant?: string;
   /** The token's `sub`. */
   subject: string;
   /** Every claim of the verified token. */

@@ -130,6 +130,16 @@ export function secretFields(config: BrokerConfig): SecretField[] {
     if (profile.mode === "account") fields.push({ path: path("passwordEnv"), name: profile.passwordEnv });
     if (profile.mode === "apiKey") fields.push({ path: path("apiKeyEnv"), name: profile.apiKeyEnv });
   }
+  config.issuers.forEach((issuer, index) => {
+    const introspection = issuer.introspection;
+    const path = (field: string): string => `issuers.${index}.introspection.${field}`;
+    if (introspection?.clientSecretEnv !== undefined) {
+      fields.push({ path: path("clientSecretEnv"), name: introspection.clientSecretEnv });
+    }
+    if (introspection?.privateKeyEnv !== undefined) {
+      fields.push({ path: path("privateKeyEnv"), name: introspection.privateKeyEnv });
+    }
+  });
   return fields;
 }
 

@@ -108,6 +108,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     maxTokenBytes: parsed.validation.maxTokenBytes,
     memoMaxEntries: parsed.validation.memoMaxEntries,
     shareInFlight,
+    secrets,
   });
   const policy = createPolicy(parsed);
   const { tokens, links } = createArcGISServices(parsed, deps, {
@@ -126,7 +127,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     },
   );
   let routes: Hono<BrokerEnv> | undefined;
-  const authenticate = createAuthenticate(verifier, { log });
+  const authenticate = createAuthenticate(verifier, { log, exposeReasons: parsed.errors.exposeReasons });
   return {
     config: parsed,
     verifier,
@@ -145,6 +146,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
         cors: parsed.cors,
         mountPath: parsed.mountPath,
         log,
+        exposeReasons: parsed.errors.exposeReasons,
         now,
       }),
   };

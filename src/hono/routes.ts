@@ -40,6 +40,8 @@ export interface RoutesParts {
   mountPath: string;
   /** Log hook. */
   log: LogFn;
+  /** Put refusal reason codes in `error_description` (config `errors.exposeReasons`). @default false */
+  exposeReasons?: boolean;
   /** Current time, epoch ms. */
   now: () => number;
 }
@@ -53,11 +55,14 @@ const MAX_JSON_BYTES = 4 * 1024;
 /** Builds the sub-app. */
 export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
   const { verifier, policy, tokens, links, log } = parts;
+  const exposeReasons = parts.exposeReasons ?? false;
   const app = new Hono<BrokerEnv>();
-  const authenticate = createAuthenticate(verifier, { log });
+  const authenticate = createAuthenticate(verifier, { log, exposeReasons });
   const profilesOf = (identity: Identity): readonly string[] => {
     const profiles = policy.profilesFor(identity);
-    if (profiles.length === 0) throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No rule admits the identity");
+    if (profiles.length === 0) {
+      throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No rule admits the identity", { reason: "no_rule" });
+    }
     return profiles;
   };
   const json = (body: unknown, status = 200): Response =>
@@ -72,7 +77,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       try {
         return await handler(c, next);
       } catch (error) {
-        return errorResponse(error, { log });
+        return errorResponse(error, { log, exposeReasons });
       }
     };
 
@@ -104,7 +109,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       const identity = c.get("identity");
       return json(await tokens.credentials(identity, profilesOf(identity)));
     } catch (error) {
-      return errorResponse(error, { log });
+      return errorResponse(error, { log, exposeReasons });
     }
   });
 
@@ -152,7 +157,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
         { status: 200, headers: jsonHeaders({ pragma: "no-cache" }) },
       );
     } catch (error) {
-      return errorResponse(error, { dialect: "token-endpoint", log });
+      return errorResponse(error, { dialect: "token-endpoint", log, exposeReasons });
     }
   });
 
@@ -166,7 +171,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       const identity = c.get("identity");
       return json(await links.startLink(identity, profilesOf(identity), returnTo));
     } catch (error) {
-      return errorResponse(error, { log });
+      return errorResponse(error, { log, exposeReasons });
     }
   });
 
@@ -211,7 +216,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       const identity = c.get("identity");
       return await parts.proxy(c.req.raw, { identity, profiles: profilesOf(identity) });
     } catch (error) {
-      return errorResponse(error, { log });
+      return errorResponse(error, { log, exposeReasons });
     }
   };
   app.all("/proxy", authenticate, proxyRoute);
