@@ -336,7 +336,11 @@ Deno.test({
     const hostedExchanges = stack.fake.requests.filter((r) =>
       r.seq > lastSeq && r.endpoint === "portal:generateToken" && r.errorCode === undefined
     ).length;
-    const kinds = [...new Set(later.map((r) => stack!.fake.inspectToken(r.token!)?.via))];
+    const kinds = [
+      ...new Set(later.map((r) =>
+        stack!.fake.inspectToken(r.token!)?.via
+      )),
+    ];
     console.log(`  after the expiry: ${hostedExchanges} generateToken(serverUrl), query tokens via ${kinds}`);
     await context.close();
   } finally {
