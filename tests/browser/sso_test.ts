@@ -342,6 +342,12 @@ Deno.test({
       )),
     ];
     console.log(`  after the expiry: ${hostedExchanges} generateToken(serverUrl), query tokens via ${kinds}`);
+    assert.ok(
+      hostedExchanges >= 1,
+      "the SDK exchanged the re-registered portal token for a fresh hosted token",
+    );
+    const refused = stack.fake.requests.filter((r) => r.seq > lastSeq && r.errorCode !== undefined);
+    assert.deepEqual(refused.map((r) => `${r.endpoint} ${r.errorCode}`), [], "no request was refused");
     await context.close();
   } finally {
     await launched?.close();
