@@ -11,7 +11,7 @@
  *
  * @module
  */
-import { consoleLog } from "../mod.ts";
+import { consoleLog } from "arcgis-token-broker";
 import { startDemoStack } from "./demo/stack.ts";
 
 /** Default port of the demo's web app; another free port is used when it is taken. */

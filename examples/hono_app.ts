@@ -7,7 +7,7 @@
  * @module
  */
 import { Hono } from "hono";
-import { type Broker, type BrokerEnv, brokerFromEnv } from "../src/hono/broker.ts";
+import { type Broker, type BrokerEnv, brokerFromEnv } from "arcgis-token-broker";
 
 /** Builds the app around a broker. */
 export function createApp(broker: Broker): Hono<BrokerEnv> {

@@ -112,7 +112,14 @@ export interface TokenService {
     url: URL,
     options?: TokenForUrlOptions,
   ): Promise<UpstreamToken>;
-  /** Starts the link flow; resolves to the ArcGIS authorize URL. */
+}
+
+/** Links IdP identities to ArcGIS named users for `user` profiles (implemented in `src/arcgis/`). */
+export interface LinkService {
+  /**
+   * Starts the link flow for the first `user` profile of `profiles`; resolves to the ArcGIS authorize URL.
+   * Rejects with `ERR_RATE_LIMITED` when the identity started too many links lately.
+   */
   startLink(
     identity: Identity,
     profiles: readonly string[],
@@ -122,8 +129,8 @@ export interface TokenService {
   linkCallback(query: URLSearchParams): Promise<string>;
   /** Commits a pending link for the same identity that started it. */
   completeLink(identity: Identity, linkId: string): Promise<{ userId: string }>;
-  /** Removes the identity's link and revokes its refresh token. */
-  unlink(identity: Identity, profiles: readonly string[]): Promise<{ unlinked: boolean }>;
+  /** Removes the identity's links under every `user` profile and revokes their refresh tokens. */
+  unlink(identity: Identity): Promise<{ unlinked: boolean }>;
 }
 
 /** Turns identities into the profiles they may use (implemented in `src/policy/`). */

@@ -22,6 +22,7 @@ import type { KvStore } from "../store/kv_store.ts";
 import { getJsonEntry, putJson } from "../store/json_value.ts";
 import type { Sealer } from "../store/sealer.ts";
 import { DEFAULT_MEMORY_MAX_ENTRIES, KEY_NAMESPACES } from "../store/constants.ts";
+import { createLru, type Lru } from "../util/lru.ts";
 import { isUpstreamFailure, withRetryAfter } from "./_errors.ts";
 import { REFRESH_AHEAD_SAFETY_MARGINS } from "./constants.ts";
 
@@ -123,41 +124,6 @@ interface _Opened {
   expiresAt: number;
 }
 
-/** The sealed-text-keyed memo of opened tokens: a bounded LRU map by cache key. */
-class _OpenedTokens {
-  readonly #maxEntries: number;
-  // A Map iterates in insertion order: re-inserting on use keeps the least recently used entry first.
-  readonly #entries = new Map<string, _Opened>();
-
-  constructor(maxEntries: number) {
-    this.#maxEntries = maxEntries;
-  }
-
-  /** The token opened from exactly `sealed` under `key`, marking it recently used. */
-  get(key: string, sealed: string): _Opened | undefined {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return undefined;
-    this.#entries.delete(key);
-    if (entry.sealed !== sealed) return undefined;
-    this.#entries.set(key, entry);
-    return entry;
-  }
-
-  set(key: string, entry: _Opened): void {
-    if (this.#maxEntries === 0) return;
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
-    if (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
-  }
-
-  delete(key: string): void {
-    this.#entries.delete(key);
-  }
-}
-
 /** A store holding one value, so that `getJsonEntry` opens text already read. */
 function _oneValue(value: string): KvStore {
   const refuse = () => Promise.reject(new TypeError("Read-only"));
@@ -173,7 +139,8 @@ class SealedTokenCache implements TokenCache {
   readonly #negativeSeconds: number;
   readonly #log: LogFn;
   readonly #waitUntil: (promise: Promise<unknown>) => void;
-  readonly #opened: _OpenedTokens;
+  /** Opened tokens by cache key, each with the sealed text it came from. */
+  readonly #opened: Lru<string, _Opened>;
 
   constructor(options: TokenCacheOptions) {
     this.#store = options.store;
@@ -191,7 +158,7 @@ class SealedTokenCache implements TokenCache {
         `Invalid token cache option "openedMaxEntries": expected an integer of at least 0`,
       );
     }
-    this.#opened = new _OpenedTokens(openedMaxEntries);
+    this.#opened = createLru(openedMaxEntries);
   }
 
   async #read(key: string): Promise<CachedToken | null> {
@@ -202,7 +169,11 @@ class SealedTokenCache implements TokenCache {
         return null;
       }
       const nowMs = this.#now();
-      const known = this.#opened.get(key, stored);
+      let known = this.#opened.get(key);
+      if (known !== undefined && known.sealed !== stored) {
+        this.#opened.delete(key);
+        known = undefined;
+      }
       if (known !== undefined) {
         // The very text this cache opened before: the same plaintext, without opening it again. Only while the
         // stored expiry has not passed and more than the margin is left; after that, the normal path decides.

@@ -5,8 +5,8 @@
  *
  * @module
  */
-import type { ArcGISConfig } from "../config/schema.ts";
-import { isLoopbackUrl } from "../config/schema.ts";
+import type { ArcGISConfig } from "../config/types.ts";
+import { isLoopbackUrl } from "../util/loopback.ts";
 import { AGOL_HOSTED_HOST_PATTERN, AGOL_PORTAL_HOST_PATTERN } from "./constants.ts";
 
 /** One configured server site. */

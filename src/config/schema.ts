@@ -7,6 +7,7 @@
 import * as z from "zod/mini";
 import { en } from "zod/locales";
 import type { BrokerConfig, BrokerConfigInput } from "./types.ts";
+import { isLoopbackUrl } from "../util/loopback.ts";
 import {
   ASYMMETRIC_ALGORITHMS,
   DEFAULT_ALGORITHMS,
@@ -23,13 +24,6 @@ if (!z.config().localeError) z.config(en());
 /** The URL, or `null` when `value` does not parse (the field's own check reports that once). */
 function _parsedUrl(value: string): URL | null {
   return URL.canParse(value) ? new URL(value) : null;
-}
-
-const LOOPBACK_HOSTS = new Set(["127.0.0.1", "localhost", "[::1]"]);
-
-/** True when `url` is on a loopback host (only those may use plain http, and only when allowed). */
-export function isLoopbackUrl(url: URL): boolean {
-  return LOOPBACK_HOSTS.has(url.hostname) || /^127\.\d+\.\d+\.\d+$/.test(url.hostname);
 }
 
 const urlString = z.string().check(z.refine((s) => URL.canParse(s), { message: "Expected an absolute URL" }));
@@ -406,41 +400,4 @@ export function keyTypeOf(alg: string): string {
   return "OKP";
 }
 
-export type {
-  AccountProfileConfig,
-  AccountProfileConfigInput,
-  ApiKeyProfileConfig,
-  ApiKeyProfileConfigInput,
-  AppProfileConfig,
-  AppProfileConfigInput,
-  ArcGISConfig,
-  ArcGISConfigInput,
-  BrokerConfig,
-  BrokerConfigInput,
-  BrowserExposureConfig,
-  BrowserExposureConfigInput,
-  CacheConfig,
-  CacheConfigInput,
-  CorsConfig,
-  CorsConfigInput,
-  IdTokensConfig,
-  IssuerConfig,
-  IssuerConfigInput,
-  JwksConfig,
-  JwksConfigInput,
-  LinkConfig,
-  LinkConfigInput,
-  ProfileConfig,
-  ProfileConfigInput,
-  ProxyConfig,
-  ProxyConfigInput,
-  ProxyEntryConfig,
-  ProxyEntryConfigInput,
-  ProxyMethod,
-  RuleConfig,
-  SealingConfig,
-  UserProfileConfig,
-  UserProfileConfigInput,
-  ValidationConfig,
-  ValidationConfigInput,
-} from "./types.ts";
+export type * from "./types.ts";

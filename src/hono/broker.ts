@@ -8,13 +8,13 @@ import type { Hono, MiddlewareHandler } from "hono";
 import type { BrokerConfig, BrokerConfigInput } from "../config/schema.ts";
 import { ConfigError, configFromEnv, parseConfig, resolveSecrets, type Secrets } from "../config/load.ts";
 import { type Deps, silentLog } from "../deps.ts";
-import type { Identity, Policy, TokenService, TokenVerifier } from "../types.ts";
+import type { Identity, LinkService, Policy, TokenService, TokenVerifier } from "../types.ts";
 import type { AtomicKvStore } from "../store/kv_store.ts";
 import { createMemoryStore } from "../store/memory_store.ts";
 import { createSealer, parseKeyring } from "../store/sealer.ts";
 import { createTokenVerifier } from "../idp/mod.ts";
 import { createPolicy } from "../policy/mod.ts";
-import { createTokenService } from "../arcgis/mod.ts";
+import { createArcGISServices } from "../arcgis/mod.ts";
 import { createProxyHandler } from "../proxy/mod.ts";
 import { type BrokerEnv, createAuthenticate } from "./authenticate.ts";
 import { createRoutes } from "./routes.ts";
@@ -52,6 +52,8 @@ export interface Broker {
   readonly verifier: TokenVerifier;
   /** The ArcGIS token service (for non-Hono callers). */
   readonly tokens: TokenService;
+  /** The link service of `user` profiles (for non-Hono callers). */
+  readonly links: LinkService;
   /** The claims → profiles policy. */
   readonly policy: Policy;
 }
@@ -83,7 +85,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     shareInFlight,
   });
   const policy = createPolicy(parsed);
-  const tokens = createTokenService(parsed, deps, {
+  const { tokens, links } = createArcGISServices(parsed, deps, {
     secrets,
     sealer,
     coordinator: options.coordinator,
@@ -104,6 +106,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     config: parsed,
     verifier,
     tokens,
+    links,
     policy,
     authenticate: () => authenticate,
     routes: () =>
@@ -111,6 +114,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
         verifier,
         policy,
         tokens,
+        links,
         proxy: (request, context) => proxy.handle(request, context),
         store: deps.store,
         cors: parsed.cors,

@@ -6,8 +6,9 @@
 import { Hono } from "hono";
 import type { Handler, MiddlewareHandler } from "hono";
 import { BrokerError } from "../errors.ts";
+import { readCapped } from "../util/bytes.ts";
 import type { LogFn } from "../deps.ts";
-import type { Identity, JwksHealth, Policy, TokenService, TokenVerifier } from "../types.ts";
+import type { Identity, JwksHealth, LinkService, Policy, TokenService, TokenVerifier } from "../types.ts";
 import type { KvStore } from "../store/kv_store.ts";
 import { type BrokerEnv, createAuthenticate } from "./authenticate.ts";
 import { corsMiddleware, type CorsOptions } from "./cors.ts";
@@ -27,13 +28,15 @@ export interface RoutesParts {
   policy: Policy;
   /** ArcGIS tokens. */
   tokens: TokenService;
+  /** The link flow of `user` profiles. */
+  links: LinkService;
   /** The proxy. */
   proxy: ProxyHandle;
   /** The shared store, probed by `/health/details`. */
   store: KvStore;
   /** CORS settings. */
   cors: CorsOptions;
-  /** Where the host mounts the routes (for the `link` hint in `link_required` answers). */
+  /** Where the host mounts the routes (the RFC 8414 issuer is the mount URL). */
   mountPath: string;
   /** Log hook. */
   log: LogFn;
@@ -49,26 +52,13 @@ const MAX_JSON_BYTES = 4 * 1024;
 
 /** Builds the sub-app. */
 export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
-  const { verifier, policy, tokens, log } = parts;
+  const { verifier, policy, tokens, links, log } = parts;
   const app = new Hono<BrokerEnv>();
   const authenticate = createAuthenticate(verifier, { log });
-  const linkHint = `${parts.mountPath.replace(/\/$/, "")}/link`;
-
   const profilesOf = (identity: Identity): readonly string[] => {
     const profiles = policy.profilesFor(identity);
     if (profiles.length === 0) throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No rule admits the identity");
     return profiles;
-  };
-  const withLinkHint = (error: unknown): unknown => {
-    if (
-      error instanceof BrokerError && error.code === "ERR_LINK_REQUIRED" && error.details?.link === undefined
-    ) {
-      return new BrokerError("ERR_LINK_REQUIRED", error.message, {
-        cause: error,
-        details: { ...error.details, link: linkHint },
-      });
-    }
-    return error;
   };
   const json = (body: unknown, status = 200): Response =>
     new Response(JSON.stringify(body), { status, headers: jsonHeaders() });
@@ -114,7 +104,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       const identity = c.get("identity");
       return json(await tokens.credentials(identity, profilesOf(identity)));
     } catch (error) {
-      return errorResponse(withLinkHint(error), { log });
+      return errorResponse(error, { log });
     }
   });
 
@@ -162,7 +152,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
         { status: 200, headers: jsonHeaders({ pragma: "no-cache" }) },
       );
     } catch (error) {
-      return errorResponse(withLinkHint(error), { dialect: "token-endpoint", log });
+      return errorResponse(error, { dialect: "token-endpoint", log });
     }
   });
 
@@ -174,7 +164,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
         throw new BrokerError("ERR_INVALID_REQUEST", "Expected returnTo to be a string");
       }
       const identity = c.get("identity");
-      return json(await tokens.startLink(identity, profilesOf(identity), returnTo));
+      return json(await links.startLink(identity, profilesOf(identity), returnTo));
     } catch (error) {
       return errorResponse(error, { log });
     }
@@ -184,7 +174,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
     "/link/callback",
     guarded(async (c) => {
       const query = new URL(c.req.url).searchParams;
-      const location = await tokens.linkCallback(query);
+      const location = await links.linkCallback(query);
       return new Response(null, {
         status: 303,
         headers: { location, "cache-control": "no-store", "referrer-policy": "no-referrer" },
@@ -201,7 +191,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       if (typeof linkId !== "string" || linkId === "") {
         throw new BrokerError("ERR_INVALID_REQUEST", "Expected a linkId");
       }
-      const result = await tokens.completeLink(c.get("identity"), linkId);
+      const result = await links.completeLink(c.get("identity"), linkId);
       return json({ linked: true, userId: result.userId });
     }),
   );
@@ -211,7 +201,8 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
     authenticate,
     guarded(async (c) => {
       const identity = c.get("identity");
-      return json(await tokens.unlink(identity, profilesOf(identity)));
+      profilesOf(identity);
+      return json(await links.unlink(identity));
     }),
   );
 
@@ -237,26 +228,8 @@ function single(form: URLSearchParams, name: string): string | undefined {
 async function readLimited(request: Request, limit: number): Promise<string> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
-  if (request.body === null) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readCapped(request.body, limit);
+  if (bytes === undefined) throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { hasCanonicalTail, isCanonicalBase64url } from "./_base64url.ts";
+import { hasCanonicalTail, isCanonicalBase64url } from "../util/bytes.ts";
 import { invalidToken } from "./_rejection.ts";
 import { MAX_KID_LENGTH } from "./constants.ts";
 

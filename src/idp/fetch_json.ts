@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { isLoopbackUrl } from "../config/schema.ts";
+import { isLoopbackUrl } from "../util/loopback.ts";
+import { readCapped } from "../util/bytes.ts";
 
 /** Options for {@link fetchJson}. */
 export interface FetchJsonOptions {
@@ -48,33 +49,14 @@ async function _readCapped(
     await response.body?.cancel().catch(() => {});
     throw new IdpFetchError(`Body larger than ${maxBodyBytes} bytes`);
   }
-  if (response.body === null) return new Uint8Array(0);
-  const reader = response.body.getReader();
-  const onAbort = () => void reader.cancel().catch(() => {});
-  signal.addEventListener("abort", onAbort, { once: true });
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  let body: Uint8Array | undefined;
   try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (signal.aborted) throw new IdpFetchError("Timed out reading the body");
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBodyBytes) {
-        await reader.cancel().catch(() => {});
-        throw new IdpFetchError(`Body larger than ${maxBodyBytes} bytes`);
-      }
-      chunks.push(value);
-    }
-  } finally {
-    signal.removeEventListener("abort", onAbort);
+    body = await readCapped(response.body, maxBodyBytes, { signal });
+  } catch (error) {
+    if (signal.aborted) throw new IdpFetchError("Timed out reading the body");
+    throw error;
   }
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  if (body === undefined) throw new IdpFetchError(`Body larger than ${maxBodyBytes} bytes`);
   return body;
 }
 

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import { decodeBase64url } from "./_base64url.ts";
+import { decodeBase64url } from "../util/bytes.ts";
 import { invalidToken } from "./_rejection.ts";
 import {
   checkCompactJws,

@@ -10,7 +10,7 @@
  * @module
  */
 import { BrokerError } from "../errors.ts";
-import { isLoopbackUrl } from "../config/schema.ts";
+import { isLoopbackUrl } from "../util/loopback.ts";
 
 /** Options for {@link parseProxyTarget} and {@link checkTargetUrl}. */
 export interface ParseProxyTargetOptions {

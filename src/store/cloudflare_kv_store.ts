@@ -10,7 +10,7 @@
  * @module
  */
 import { CLOUDFLARE_KV_MIN_TTL_SECONDS, LOG_ERROR_MAX_CHARS } from "./constants.ts";
-import type { LogFn } from "../deps.ts";
+import type { LogFn } from "../log.ts";
 import type { KvSetOptions, KvStore } from "./kv_store.ts";
 import { normalizeTtlSeconds } from "./_ttl.ts";
 

@@ -138,7 +138,7 @@ Deno.test("raw stored values contain no token, refresh token, verifier or secret
     },
   });
   const back = await h.callback(alice, "alice");
-  await h.service.completeLink(alice, new URL(back).searchParams.get("linkId")!);
+  await h.links.completeLink(alice, new URL(back).searchParams.get("linkId")!);
   await h.service.credentials(alice, ["me"]);
   await h.service.credentials(alice, ["viewerWeb"]);
   await h.service.tokenForUrl(alice, "legacy", SERVICE_URL);

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as jose from "jose";
 import { isOnCurve } from "../../src/idp/_ec_curves.ts";
 import { hasRocaFingerprint } from "../../src/idp/_roca.ts";
-import { decodeBase64url } from "../../src/idp/_base64url.ts";
+import { decodeBase64url } from "../../src/util/bytes.ts";
 import { bytesToBigInt } from "../../src/idp/_ec_curves.ts";
 import {
   buildKeySet,
