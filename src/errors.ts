@@ -32,6 +32,8 @@ export type BrokerErrorCode =
   | "ERR_TARGET_NOT_ALLOWED"
   /** Proxy target malformed: not a URL, userinfo, encoded separators, control characters (400). */
   | "ERR_TARGET_MALFORMED"
+  /** Proxy target longer than the proxy's documented cap (414). */
+  | "ERR_TARGET_TOO_LONG"
   /** HTTP method not allowed for the target (405). */
   | "ERR_METHOD_NOT_ALLOWED"
   /** Request body over the configured limit (413). */
@@ -55,6 +57,11 @@ export interface BrokerErrorOptions {
   retryAfterSeconds?: number;
   /** Extra, non-secret fields for the client body (e.g. `{ link: "/arcgis/link" }` for `link_required`). */
   details?: Record<string, string>;
+  /**
+   * The stable, secret-free refusal reason code (`aud_mismatch`, `expired`, `no_rule`, …; see
+   * `src/idp/refusal_reason.ts`). Always logged; in `error_description` only with `errors.exposeReasons`.
+   */
+  reason?: string;
 }
 
 /** The broker's error: a `code` from {@link BrokerErrorCode}, a generic message, and the cause for logs. */
@@ -65,6 +72,8 @@ export class BrokerError extends Error {
   readonly retryAfterSeconds?: number;
   /** Extra non-secret fields for the client body. */
   readonly details?: Record<string, string>;
+  /** The stable, secret-free refusal reason code, when the error is a refusal. */
+  readonly reason?: string;
 
   /**
    * Creates the error.
@@ -79,6 +88,7 @@ export class BrokerError extends Error {
     this.code = code;
     if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
     if (options.details !== undefined) this.details = options.details;
+    if (options.reason !== undefined) this.reason = options.reason;
   }
 }
 

@@ -18,6 +18,7 @@ import { createArcGISServices } from "../arcgis/mod.ts";
 import { createProxyHandler } from "../proxy/mod.ts";
 import { type BrokerEnv, createAuthenticate } from "./authenticate.ts";
 import { createRoutes } from "./routes.ts";
+import { createSessionStore } from "../session/session_store.ts";
 
 /** Options for {@link createBroker}: the platform dependencies plus the secret values. */
 export interface BrokerOptions extends Partial<Deps> {
@@ -108,6 +109,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     maxTokenBytes: parsed.validation.maxTokenBytes,
     memoMaxEntries: parsed.validation.memoMaxEntries,
     shareInFlight,
+    secrets,
   });
   const policy = createPolicy(parsed);
   const { tokens, links } = createArcGISServices(parsed, deps, {
@@ -126,7 +128,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     },
   );
   let routes: Hono<BrokerEnv> | undefined;
-  const authenticate = createAuthenticate(verifier, { log });
+  const authenticate = createAuthenticate(verifier, { log, exposeReasons: parsed.errors.exposeReasons });
   return {
     config: parsed,
     verifier,
@@ -145,7 +147,20 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
         cors: parsed.cors,
         mountPath: parsed.mountPath,
         log,
+        exposeReasons: parsed.errors.exposeReasons,
         now,
+        session: {
+          sessions: createSessionStore({ sealer, store: deps.store, now, log }),
+          issuers: parsed.issuers,
+          proxyAllow: parsed.proxy.allow,
+          allowInsecureLoopback: parsed.arcgis.allowInsecureLoopback,
+          corsOrigins: parsed.cors.origins,
+          // A back-channel logout purges the user's cached tokens of every per-user profile.
+          purgeUser: async (identity) => {
+            const userProfiles = Object.entries(parsed.profiles).filter(([, p]) => p.mode === "user");
+            await Promise.all(userProfiles.map(([name]) => tokens.purge(identity, name)));
+          },
+        },
       }),
   };
 }
