@@ -1,10 +1,12 @@
 /**
  * Stage 5 of the proxy, the answer: the browser's response built from the upstream's. Redirects are rewritten to
- * the proxy form (or refused, 502); a web-tier challenge (401/407) and HTML error pages become a generic 502; a
+ * the proxy form (or refused, 502); a web-tier challenge (401/407) and every upstream 5xx become a generic 502
+ * (504 for an upstream 504), with no upstream text; a
  * small body read whole has our token redacted should it echo it; headers pass the response allowlist.
  *
  * @module
  */
+import { BrokerError } from "../errors.ts";
 import { concatBytes, indexOfBytes } from "../util/bytes.ts";
 import { _badGateway, _discard, type _ProxySettings } from "./_proxy_settings.ts";
 import { PROXIED_CONTENT_SECURITY_POLICY } from "./constants.ts";
@@ -93,11 +95,12 @@ export async function answerUpstream(
     await logTarget("warn", "Upstream asked for other credentials", url, { status: response.status });
     throw _badGateway();
   }
-  const contentType = response.headers.get("content-type") ?? "";
-  if (response.status >= 500 && /^\s*text\/html/i.test(contentType)) {
-    // Server error pages can reveal internal host names; answer our own generic 502 instead.
+  if (response.status >= 500) {
+    // Server errors can reveal internal host names and stack traces: answer our own generic 502 (504 for an
+    // upstream gateway timeout) and never relay the upstream's text.
     await _discard(answer.body);
-    await logTarget("warn", "Upstream answered an HTML error page", url, { status: response.status });
+    await logTarget("warn", "Upstream answered a server error", url, { status: response.status });
+    if (response.status === 504) throw new BrokerError("ERR_UPSTREAM_TIMEOUT", "Upstream request timed out");
     throw _badGateway();
   }
   let body = answer.body;
