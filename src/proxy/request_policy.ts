@@ -80,7 +80,9 @@ export function _createRateCheck(
 }
 
 function _chooseProfile(entryProfile: string | undefined, profiles: readonly string[]): string {
-  if (profiles.length === 0) throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows the proxy");
+  if (profiles.length === 0) {
+    throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows the proxy", { reason: "no_rule" });
+  }
   if (entryProfile === undefined) return profiles[0];
   if (!profiles.includes(entryProfile)) {
     throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows this proxy target");

@@ -1,11 +1,12 @@
 /**
  * The ArcGIS URLs the broker talks to, all derived from the configuration: the portal's sharing API, its
  * endpoints, the configured server roots, and which token a target URL takes. Nothing here is ever learned from
- * an ArcGIS answer.
+ * an ArcGIS answer. It lives with the config because the config's own checks use it: a proxy entry whose URL no
+ * token applies to is refused when the config is read.
  *
  * @module
  */
-import type { ArcGISConfig } from "../config/types.ts";
+import type { ArcGISConfig } from "./types.ts";
 import { isLoopbackUrl } from "../util/loopback.ts";
 import { AGOL_HOSTED_HOST_PATTERN, AGOL_PORTAL_HOST_PATTERN } from "./constants.ts";
 
