@@ -119,7 +119,13 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     shareInFlight,
   });
   const proxy = createProxyHandler(
-    { proxy: parsed.proxy, allowInsecureLoopback: parsed.arcgis.allowInsecureLoopback },
+    {
+      proxy: parsed.proxy,
+      allowInsecureLoopback: parsed.arcgis.allowInsecureLoopback,
+      headerOnlyProfiles: Object.keys(parsed.profiles).filter((name) =>
+        parsed.profiles[name].mode === "apiKey"
+      ),
+    },
     deps,
     {
       tokens: (identity, profile, url, opts) => tokens.tokenForUrl(identity, profile, url, opts),
