@@ -55,6 +55,11 @@ export interface BrokerErrorOptions {
   retryAfterSeconds?: number;
   /** Extra, non-secret fields for the client body (e.g. `{ link: "/arcgis/link" }` for `link_required`). */
   details?: Record<string, string>;
+  /**
+   * A client-facing `error_description` replacing the generic one, e.g. naming the request parameter at fault
+   * (RFC 6749 §5.2). Never a value from the request, a token or a secret.
+   */
+  description?: string;
 }
 
 /** The broker's error: a `code` from {@link BrokerErrorCode}, a generic message, and the cause for logs. */
@@ -65,6 +70,8 @@ export class BrokerError extends Error {
   readonly retryAfterSeconds?: number;
   /** Extra non-secret fields for the client body. */
   readonly details?: Record<string, string>;
+  /** A client-facing description replacing the generic one (names a parameter; never echoes a value). */
+  readonly description?: string;
 
   constructor(code: BrokerErrorCode, message: string, options: BrokerErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -72,6 +79,7 @@ export class BrokerError extends Error {
     this.code = code;
     if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
     if (options.details !== undefined) this.details = options.details;
+    if (options.description !== undefined) this.description = options.description;
   }
 }
 

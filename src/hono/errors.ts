@@ -98,7 +98,8 @@ const TOKEN_ENDPOINT_OVERRIDES: Partial<Record<BrokerErrorCode, Mapping>> = {
     error: "invalid_target",
     description: "No ArcGIS access is configured for this identity",
   },
-  ERR_LINK_REQUIRED: { status: 400, error: "link_required", description: "Link an ArcGIS account first" },
+  // RFC 6749 §5.2 has no code for it: the grant (the identity) cannot be used yet; the link route is in `link`.
+  ERR_LINK_REQUIRED: { status: 400, error: "invalid_grant", description: "Link an ArcGIS account first" },
 };
 
 /** Which error dialect a route speaks. */
@@ -130,8 +131,9 @@ export function errorResponse(
       headers: jsonHeaders(),
     });
   }
-  const mapping = (options.dialect === "token-endpoint" ? TOKEN_ENDPOINT_OVERRIDES[error.code] : undefined) ??
+  const base = (options.dialect === "token-endpoint" ? TOKEN_ENDPOINT_OVERRIDES[error.code] : undefined) ??
     BEARER_MAPPINGS[error.code];
+  const mapping = error.description === undefined ? base : { ...base, description: error.description };
   logBrokerError(error, mapping.status, options.log);
   const headers = jsonHeaders();
   if (options.dialect !== "token-endpoint" && mapping.bearer !== undefined) {
@@ -139,7 +141,8 @@ export function errorResponse(
       "www-authenticate",
       mapping.bearer === null
         ? `Bearer realm="${REALM}"`
-        : `Bearer realm="${REALM}", error="${mapping.bearer}", error_description="${mapping.description}"`,
+        // The generic text: RFC 6750 §3 allows no `"` in error_description, which a parameter name is quoted in.
+        : `Bearer realm="${REALM}", error="${mapping.bearer}", error_description="${base.description}"`,
     );
   }
   if (error.retryAfterSeconds !== undefined) {
