@@ -54,6 +54,8 @@ const BUILD_OPTIONS = {
   legalComments: "none",
   chunkNames: "chunks/[name]-[hash]",
   logLevel: "warning",
+  // The pages import the browser helper by its package name, as an app would; here it comes from the source.
+  alias: { "arcgis-token-broker/client": "./src/client/mod.ts" },
 } as const satisfies esbuild.BuildOptions;
 
 async function _listSources(dir: URL): Promise<URL[]> {

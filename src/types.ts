@@ -7,8 +7,15 @@
 
 /** A verified caller, as `authenticate()` puts it in `c.var.identity`. */
 export interface Identity {
-  /** The token's `iss`, equal to a configured issuer. */
+  /**
+   * The issuer this identity belongs to: the configured `issuer` (also for tokens from one of its
+   * `issuerAliases`), its `{tenantid}` filled with the token's tenant for a templated issuer.
+   */
   issuer: string;
+  /** The configured `issuer` template (with `{tenantid}`) when it differs from `issuer`; rules match on it. */
+  configuredIssuer?: string;
+  /** The tenant of a templated issuer (Entra ID `tid`). */
+  tenant?: string;
   /** The token's `sub`. */
   subject: string;
   /** Every claim of the verified token. */
@@ -41,6 +48,22 @@ export interface TokenVerifier {
   verify(token: string, options?: VerifyOptions): Promise<Identity>;
   /** Per-issuer JWKS status. */
   health(): JwksHealth[];
+  /**
+   * Checks only the JWS layer of a JWT signed by a configured issuer (format, header, `iss`, key from that
+   * issuer's cached JWKS, signature), for tokens other than bearer tokens (back-channel logout tokens). Rejects
+   * with `ERR_INVALID_TOKEN` or `ERR_IDP_UNAVAILABLE`. Optional so test doubles need not implement it.
+   */
+  verifySignedJwt?(token: string): Promise<SignedJwt>;
+}
+
+/** A JWT whose signature {@link TokenVerifier.verifySignedJwt} checked; none of its claims are checked. */
+export interface SignedJwt {
+  /** The configured issuer that signed it (equal to the payload's `iss`). */
+  issuer: string;
+  /** The protected header (`alg`, `kid`, `typ`, …). */
+  header: Readonly<Record<string, unknown>>;
+  /** The payload. */
+  payload: Readonly<Record<string, unknown>>;
 }
 
 /** Options for {@link TokenVerifier.verify}. */

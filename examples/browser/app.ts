@@ -9,7 +9,7 @@
  */
 import IdentityManager from "@arcgis/core/identity/IdentityManager.js";
 import FeatureLayer from "@arcgis/core/layers/FeatureLayer.js";
-import { createArcGISCredentialsClient } from "../../src/client/mod.ts";
+import { createArcGISCredentialsClient } from "arcgis-token-broker/client";
 import {
   configureSdk,
   loadPageConfig,

@@ -11,7 +11,7 @@ import esriConfig from "@arcgis/core/config.js";
 import * as urlUtils from "@arcgis/core/core/urlUtils.js";
 import FeatureLayer from "@arcgis/core/layers/FeatureLayer.js";
 import type { RequestInterceptor } from "@arcgis/core/request/types.js";
-import { addProxyRules, proxyInterceptor, type ProxyInterceptorOptions } from "../../src/client/mod.ts";
+import { addProxyRules, proxyInterceptor, type ProxyInterceptorOptions } from "arcgis-token-broker/client";
 import {
   configureSdk,
   loadPageConfig,

@@ -39,7 +39,7 @@ import type { ApiResult, IssuedToken, PortalApi } from "./portal_api.ts";
 import type { CachedToken, Flights, TokenCache } from "./token_cache.ts";
 import type { TokenAudience, TokenKeys } from "./token_keys.ts";
 import type { UserTokens } from "./user_tokens.ts";
-import { type ArcGISUrls, classifyTarget, type ServerRoot } from "./urls.ts";
+import { type ArcGISUrls, classifyTarget, type ServerRoot } from "../config/arcgis_urls.ts";
 
 /** What {@link createTokenService} works with (built once by `createArcGISServices`). */
 export interface TokenServiceParts {

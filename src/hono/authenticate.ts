@@ -60,6 +60,8 @@ function _refuseSecondMethod(url: string): void {
 export interface AuthenticateOptions {
   /** The log hook for refused tokens (no token content is logged). */
   log?: LogFn;
+  /** Put the refusal reason code in `error_description` (config `errors.exposeReasons`). @default false */
+  exposeReasons?: boolean;
 }
 
 /** Builds the middleware over a verifier. */
@@ -67,7 +69,7 @@ export function createAuthenticate(
   verifier: TokenVerifier,
   options: AuthenticateOptions = {},
 ): MiddlewareHandler<BrokerEnv> {
-  const log = options.log;
+  const { log, exposeReasons = false } = options;
   return async function authenticate(c, next) {
     let identity: Identity;
     try {
@@ -76,7 +78,7 @@ export function createAuthenticate(
       _refuseSecondMethod(c.req.raw.url);
       identity = await verifier.verify(token);
     } catch (error) {
-      return errorResponse(error, { log });
+      return errorResponse(error, { log, exposeReasons });
     }
     c.set("identity", identity);
     await next();

@@ -121,6 +121,9 @@ class MemoryStore implements AtomicKvStore {
 /**
  * Creates an in-memory {@link AtomicKvStore}. Expiry follows `options.now`, so tests move time instead of
  * sleeping; the store never holds more than `maxEntries` entries per key namespace.
+ *
+ * @param options The clock and the entry bound.
+ * @returns An empty store.
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): AtomicKvStore {
   const maxEntries = options.maxEntries ?? DEFAULT_MEMORY_MAX_ENTRIES;

@@ -198,9 +198,14 @@ Deno.test("the return URL must be on the allowlist", async () => {
   assert.equal(back.searchParams.get("x"), "1");
   assert.ok(back.searchParams.get("linkId"));
   assert.equal(back.hash, "");
-  const noList = createHarness({
-    config: (await import("./_harness.ts")).testConfig({ link: { returnUrls: [] } }),
-  });
+  const { testConfig } = await import("./_harness.ts");
+  // A user profile without return URLs is refused when the config is read; a service built around the check
+  // still refuses to start a link.
+  assert.throws(
+    () => testConfig({ link: { returnUrls: [] } }),
+    (e) => isBrokerError(e, "ERR_CONFIG_INVALID") && /link\.returnUrls: Required/.test(e.message),
+  );
+  const noList = createHarness({ config: { ...testConfig(), link: { returnUrls: [] } } });
   await assert.rejects(
     noList.links.startLink(alice, ["me"]),
     (e) => isBrokerError(e, "ERR_NOT_CONFIGURED"),
