@@ -197,16 +197,18 @@ class IdpTokenVerifier implements TokenVerifier {
       const parts = checkCompactJws(token, this.#maxTokenBytes);
       const header = checkJwsHeader(decodeJsonObjectSegment(parts.header, "header"), this.#algorithms);
       const payload = decodeJsonObjectSegment(parts.payload, "payload");
-      const issuer = typeof payload.iss === "string" ? this.#issuers.get(payload.iss) : undefined;
-      if (issuer === undefined) throw invalidToken("Unknown issuer");
-      if (!issuer.algorithms.has(header.alg)) throw invalidToken("Algorithm not allowed for the issuer");
+      const spelling = this.#spellingOf(payload.iss);
+      const issuer = spelling.entry;
+      if (!issuer.algorithms.has(header.alg)) {
+        throw invalidToken("alg_not_allowed", "Algorithm not allowed for the issuer");
+      }
       const { key } = issuer.cache.peekKey(header.kid, header.alg) ??
         await issuer.cache.getKey(header.kid, header.alg);
       await verifySignature(parts, key);
-      return { issuer: issuer.policy.issuer, header, payload: _deepFreeze(payload) };
+      return { issuer: spelling.identityIssuer, header, payload: _deepFreeze(payload) };
     } catch (error) {
       if (error instanceof BrokerError) throw error;
-      throw invalidToken("Unexpected verification failure", error);
+      throw invalidToken("malformed", "Unexpected verification failure", error);
     }
   }
 

@@ -4,7 +4,7 @@
  * quadratic one near 64; the bound (8) is generous and no wall-clock limit is asserted.
  */
 import { ok } from "node:assert/strict";
-import { classifyTarget, createArcGISUrls } from "../../src/arcgis/urls.ts";
+import { classifyTarget, createArcGISUrls } from "../../src/config/arcgis_urls.ts";
 import { bearerTokenOf } from "../../src/hono/authenticate.ts";
 import { checkCompactJws } from "../../src/idp/compact_jws.ts";
 import { _parseMediaType } from "../../src/proxy/_media_type.ts";
