@@ -350,7 +350,7 @@ export function createMetadataRoutes(mountPath: string): Hono {
       headers: {
         "content-type": "application/json; charset=utf-8",
         "x-content-type-options": "nosniff",
-        "cache-control": "public, max-age=3600",
+        "cache-control": "no-store",
       },
     });
   });
