@@ -54,6 +54,7 @@ export type {
   CredentialsResponse,
   Identity,
   JwksHealth,
+  LinkService,
   Policy,
   TokenForUrlOptions,
   TokenService,

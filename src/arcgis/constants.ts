@@ -10,6 +10,18 @@ export const MAX_ARCGIS_BODY_BYTES = 256 * 1024;
 /** Lifetime of a link `state` (PKCE verifier, identity) between `startLink` and the callback, in seconds. */
 export const LINK_STATE_TTL_SECONDS = 600;
 
+/** Link `state`s one identity may have outstanding; starting one more drops its oldest. */
+export const MAX_OUTSTANDING_LINK_STATES = 3;
+
+/** Link starts (`POST /link`) one identity may make per {@link LINK_START_WINDOW_SECONDS}. */
+export const MAX_LINK_STARTS_PER_WINDOW = 10;
+
+/** The window of the per-identity link start limit, in seconds. */
+export const LINK_START_WINDOW_SECONDS = 600;
+
+/** Attempts to update an identity's link start record on an atomic store before giving up (contention). */
+export const LINK_STARTS_UPDATE_ATTEMPTS = 4;
+
 /** Lifetime of a pending link between the callback and `completeLink`, in seconds. */
 export const PENDING_LINK_TTL_SECONDS = 300;
 

@@ -42,8 +42,11 @@ export type TargetKind =
   | { kind: "agolHosted"; orgId: string }
   | { kind: "server"; server: ServerRoot };
 
+/** `text` without trailing slashes (a loop: `/\/+$/` backtracks quadratically on a long run of inner slashes). */
 function _stripSlash(text: string): string {
-  return text.replace(/\/+$/, "");
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0x2f) end--;
+  return end === text.length ? text : text.slice(0, end);
 }
 
 /** Normalizes a URL for comparison: lower-case host, no trailing slash, no query or fragment. */

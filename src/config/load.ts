@@ -108,7 +108,13 @@ function describeIssue(issue: z.core.$ZodIssue): string {
   return issue.message;
 }
 
-/** Validates `input` and applies defaults. Throws {@link ConfigError} naming every bad field. */
+/**
+ * Validates `input` and applies defaults. Throws {@link ConfigError} naming every bad field.
+ *
+ * @param input The config, as parsed JSON.
+ * @returns The config with every default filled in.
+ * @throws {ConfigError} When a field is missing, of the wrong type or inconsistent with another.
+ */
 export function parseConfig(input: unknown): BrokerConfig {
   if (input instanceof Object && "config" in input && "secrets" in input) {
     return parseConfig((input as { config: unknown }).config);
@@ -138,6 +144,16 @@ export function secretFields(config: BrokerConfig): SecretField[] {
     if (profile.mode === "account") fields.push({ path: path("passwordEnv"), name: profile.passwordEnv });
     if (profile.mode === "apiKey") fields.push({ path: path("apiKeyEnv"), name: profile.apiKeyEnv });
   }
+  config.issuers.forEach((issuer, index) => {
+    const introspection = issuer.introspection;
+    const path = (field: string): string => `issuers.${index}.introspection.${field}`;
+    if (introspection?.clientSecretEnv !== undefined) {
+      fields.push({ path: path("clientSecretEnv"), name: introspection.clientSecretEnv });
+    }
+    if (introspection?.privateKeyEnv !== undefined) {
+      fields.push({ path: path("privateKeyEnv"), name: introspection.privateKeyEnv });
+    }
+  });
   return fields;
 }
 
@@ -191,6 +207,10 @@ export function resolveSecrets(config: BrokerConfig, env: Readonly<Record<string
 /**
  * Reads `BROKER_CONFIG` (JSON text or an object) from an environment record (Workers `env`,
  * `Deno.env.toObject()`), validates it and resolves the secrets it names. Fails closed when it is missing.
+ *
+ * @param env The environment record.
+ * @returns The validated config and the secret values it names.
+ * @throws {ConfigError} When `BROKER_CONFIG` is missing, is not JSON, is invalid, or names a missing secret.
  */
 export function configFromEnv(env: Readonly<Record<string, unknown>>): LoadedConfig {
   const raw = env[CONFIG_ENV];

@@ -70,9 +70,38 @@ const idTokens = z.strictObject({
   typ: z.optional(nonEmpty()),
 });
 
+const introspectionSchema = z.strictObject({
+  /** RFC 7662 endpoint; from discovery's `introspection_endpoint` when absent. */
+  endpoint: z.optional(urlString),
+  /** The broker's client id at the IdP. */
+  clientId: nonEmpty(),
+  /** Environment variable holding the client secret (`client_secret_basic`). */
+  clientSecretEnv: z.optional(envName),
+  /** Environment variable holding a private JWK, JSON (`private_key_jwt`). */
+  privateKeyEnv: z.optional(envName),
+  /** `opaque`: only tokens that are not JWTs; `all`: this issuer's JWTs too (Okta's org server). */
+  useFor: z._default(z.enum(["opaque", "all"]), "opaque"),
+  /** Answers kept in isolate memory (keyed by a hash of the token). */
+  cacheMaxEntries: z._default(integer(z.nonnegative(), z.lte(1_000_000)), 10_000),
+  /** An active answer is kept until the token's `exp`, and at most this long when set. */
+  cacheMaxSeconds: z.optional(positiveSeconds),
+  /** How long an `active: false` answer is kept. */
+  inactiveCacheSeconds: z._default(seconds.check(z.lte(3_600)), 60),
+  /** Timeout of one introspection call. */
+  fetchTimeoutMs: z._default(integer(z.positive(), z.lte(60_000)), 5_000),
+});
+
 const issuerSchema = z.strictObject({
   issuer: urlString,
-  audience: oneOrMany,
+  issuerAliases: z._default(z.array(urlString), []),
+  tenants: z.optional(
+    z.array(
+      z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+        message: "Expected a tenant id (GUID or domain name)",
+      })),
+    ).check(z.minLength(1)),
+  ),
+  audience: z.optional(oneOrMany),
   jwksUri: z.optional(urlString),
   algorithms: z._default(z.array(algorithm).check(z.minLength(1)), [...DEFAULT_ALGORITHMS]),
   clockToleranceSeconds: z._default(
@@ -83,12 +112,92 @@ const issuerSchema = z.strictObject({
   requiredClaims: z._default(z.array(nonEmpty()), [...DEFAULT_REQUIRED_CLAIMS]),
   typ: z.optional(nonEmpty()),
   requiredScopes: z._default(z.array(nonEmpty()), []),
-  clientIds: z.optional(z.array(nonEmpty())),
+  clientIds: z.optional(z.array(nonEmpty()).check(z.minLength(1))),
   idTokens: z.optional(idTokens),
+  introspection: z.optional(introspectionSchema),
   /** Allow plain http for the issuer, discovery and JWKS, on loopback hosts only (for tests and the demo). */
   allowInsecureLoopback: z._default(z.boolean(), false),
   jwks: z._default(jwksOptions, jwksOptions.parse({})),
 });
+
+/** The placeholder of an issuer template (Entra ID multi-tenant apps). */
+export const TENANT_PLACEHOLDER = "{tenantid}";
+
+/**
+ * Every exact issuer an issuer entry accepts: `issuer` and `issuerAliases`, each template expanded over
+ * `tenants`. Returns `[spelling, tenant]` pairs, the configured `issuer`'s spellings first.
+ */
+export function expandIssuers(
+  entry: { issuer: string; issuerAliases: readonly string[]; tenants?: readonly string[] },
+): Array<[string, string | undefined]> {
+  const out: Array<[string, string | undefined]> = [];
+  for (const spelling of [entry.issuer, ...entry.issuerAliases]) {
+    if (!spelling.includes(TENANT_PLACEHOLDER)) out.push([spelling, undefined]);
+    else {for (const tenant of entry.tenants ?? []) {
+        out.push([spelling.replace(TENANT_PLACEHOLDER, tenant), tenant]);
+      }}
+  }
+  return out;
+}
+
+/** Checks one issuer entry beyond its field types (audience model, templates, introspection). */
+function _checkIssuer(
+  issuer: z.output<typeof issuerSchema>,
+  path: Array<string | number>,
+  add: (path: Array<string | number>, message: string) => void,
+): void {
+  if (
+    issuer.audience === undefined && (issuer.clientIds === undefined || issuer.requiredScopes.length === 0)
+  ) {
+    add(
+      [...path, "audience"],
+      'Expected "audience", or both "clientIds" and "requiredScopes" (the scope-only model of IdentityServer ' +
+        "and Cognito): without an audience, the client and the scopes are what bind a token to the broker",
+    );
+  }
+  const spellings: Array<[Array<string | number>, string]> = [
+    [[...path, "issuer"], issuer.issuer],
+    ...issuer.issuerAliases.map((
+      a,
+      i,
+    ): [Array<string | number>, string] => [[...path, "issuerAliases", i], a]),
+  ];
+  let templated = false;
+  for (const [where, spelling] of spellings) {
+    const count = spelling.split(TENANT_PLACEHOLDER).length - 1;
+    if (count > 1) add(where, `Expected "${TENANT_PLACEHOLDER}" at most once`);
+    if (count > 0) templated = true;
+    if (/[{}]/.test(spelling.replaceAll(TENANT_PLACEHOLDER, ""))) {
+      add(where, `Expected no braces other than the "${TENANT_PLACEHOLDER}" placeholder`);
+    }
+    const url = _parsedUrl(spelling);
+    if (url !== null && url.protocol !== "https:" && !(issuer.allowInsecureLoopback && isLoopbackUrl(url))) {
+      add(where, "Expected an https URL");
+    }
+  }
+  if (templated && issuer.tenants === undefined) {
+    add(
+      [...path, "tenants"],
+      `Required: an issuer with "${TENANT_PLACEHOLDER}" accepts only the tenants listed here (tenant ids)`,
+    );
+  }
+  if (!templated && issuer.tenants !== undefined) {
+    add([...path, "tenants"], `Expected no tenants: no issuer spelling has "${TENANT_PLACEHOLDER}"`);
+  }
+  const introspection = issuer.introspection;
+  if (introspection !== undefined) {
+    if ((introspection.clientSecretEnv === undefined) === (introspection.privateKeyEnv === undefined)) {
+      add(
+        [...path, "introspection"],
+        'Expected exactly one of "clientSecretEnv" (client secret) and "privateKeyEnv" (private_key_jwt)',
+      );
+    }
+    const url = introspection.endpoint === undefined ? null : _parsedUrl(introspection.endpoint);
+    if (url !== null && url.protocol !== "https:" && !(issuer.allowInsecureLoopback && isLoopbackUrl(url))) {
+      add([...path, "introspection", "endpoint"], "Expected an https URL");
+    }
+  }
+}
 
 const browserExposure = {
   /** Hand this shared identity's token to browsers (`/credentials`, `/token`); otherwise proxy only. */
@@ -196,6 +305,8 @@ const arcgisSchema = z.strictObject({
   servers: z._default(z.array(urlString), []),
   fetchTimeoutMs: z._default(integer(z.positive()), 10_000),
   allowInsecureLoopback: z._default(z.boolean(), false),
+  /** A cached token younger than this is not replaced because upstream answered 498/499 for it. */
+  forcedRefreshFloorSeconds: z._default(seconds, 60),
 });
 
 const cacheSchema = z.strictObject({
@@ -226,6 +337,11 @@ const validationSchema = z.strictObject({
   memoMaxEntries: z._default(integer(z.nonnegative()), 10_000),
 });
 
+const errorsSchema = z.strictObject({
+  /** Put the refusal reason code in `error_description` (it is always in the log). */
+  exposeReasons: z._default(z.boolean(), false),
+});
+
 const brokerConfigFields = z.strictObject({
   issuers: z.array(issuerSchema).check(z.minLength(1)),
   arcgis: arcgisSchema,
@@ -237,6 +353,7 @@ const brokerConfigFields = z.strictObject({
   sealing: z.strictObject({ keysEnv: envName }),
   cache: z._default(cacheSchema, cacheSchema.parse({})),
   validation: z._default(validationSchema, validationSchema.parse({})),
+  errors: z._default(errorsSchema, errorsSchema.parse({})),
   /** Where the host mounts `routes()`, used to build link URLs in answers. */
   mountPath: z._default(z.string().check(z.regex(/^\/[^?#]*$/)), "/arcgis"),
 });
@@ -367,17 +484,36 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
       _unservableEntry(ctx, index, url, config.arcgis.orgId);
     }
   });
+  const spellingOwner = new Map<string, number>();
+  const introspecting = config.issuers.findIndex((issuer) => issuer.introspection !== undefined);
   config.issuers.forEach((issuer, index) => {
-    for (const [field, value] of [["issuer", issuer.issuer], ["jwksUri", issuer.jwksUri]] as const) {
-      const url = value === undefined ? null : _parsedUrl(value);
-      if (url === null) continue;
-      if (url.protocol !== "https:" && !(issuer.allowInsecureLoopback && isLoopbackUrl(url))) {
-        ctx.addIssue({ code: "custom", path: ["issuers", index, field], message: "Expected an https URL" });
-      }
+    const add = (path: Array<string | number>, message: string) =>
+      ctx.addIssue({ code: "custom", path, message });
+    _checkIssuer(issuer, ["issuers", index], add);
+    if (issuer.introspection !== undefined && introspecting !== index) {
+      add(
+        ["issuers", index, "introspection"],
+        `Expected introspection on one issuer only (issuers.${introspecting} has it): an opaque token names no issuer`,
+      );
     }
-    const seen = config.issuers.findIndex((other) => other.issuer === issuer.issuer);
-    if (seen !== index) {
-      ctx.addIssue({ code: "custom", path: ["issuers", index, "issuer"], message: "Duplicate issuer" });
+    const jwksUrl = issuer.jwksUri === undefined ? null : _parsedUrl(issuer.jwksUri);
+    if (
+      jwksUrl !== null && jwksUrl.protocol !== "https:" &&
+      !(issuer.allowInsecureLoopback && isLoopbackUrl(jwksUrl))
+    ) {
+      add(["issuers", index, "jwksUri"], "Expected an https URL");
+    }
+    for (const [spelling] of expandIssuers(issuer)) {
+      const owner = spellingOwner.get(spelling);
+      if (owner === undefined) spellingOwner.set(spelling, index);
+      else {
+        add(
+          ["issuers", index, "issuer"],
+          owner === index
+            ? "Duplicate issuer spelling"
+            : `Duplicate issuer: also accepted by issuers.${owner}`,
+        );
+      }
     }
     const byType = new Map<string, string[]>();
     for (const alg of issuer.algorithms) {
