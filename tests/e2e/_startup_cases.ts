@@ -45,7 +45,7 @@ const SHORT_KEY = btoa("sixteen-byte-key");
 /** The broken setups of issue 10's "Startup errors a user can act on". */
 export function startupCases(): StartupCase[] {
   const config = workingConfig();
-  const [issuer] = config.issuers as Array<Record<string, unknown>>;
+  const arcgis = config.arcgis as Record<string, unknown>;
   return [
     {
       name: "a malformed keyring",
@@ -74,10 +74,10 @@ export function startupCases(): StartupCase[] {
     {
       name: "a missing field",
       env: {
-        BROKER_CONFIG: JSON.stringify({ ...config, issuers: [{ issuer: issuer.issuer }] }),
+        BROKER_CONFIG: JSON.stringify({ ...config, arcgis: { servers: arcgis.servers } }),
         [SEALING_ENV]: sealingKeyring(),
       },
-      expect: [/issuers\.0\.audience: Required/],
+      expect: [/arcgis\.portalUrl: Required/],
     },
     {
       name: "a user profile without link.returnUrls",
