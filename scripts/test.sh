@@ -4,6 +4,7 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/ensure_chromium.sh || exit 1
+bash scripts/ensure_glewlwyd.sh || exit 1
 log=$(mktemp)
 WRANGLER_SEND_METRICS=false deno test -A --parallel tests/ 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
