@@ -52,7 +52,7 @@ interface _Sqlite {
   DatabaseSync: new (path: string) => { exec(sql: string): void; close(): void };
 }
 
-async function _freePort(): Promise<number> {
+function _freePort(): number {
   const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
   const port = (listener.addr as Deno.NetAddr).port;
   listener.close();
@@ -102,7 +102,7 @@ async function _expectOk(response: Response, what: string): Promise<void> {
 /** Starts glewlwyd on a free loopback port with a fresh database; close it with `close()` or `await using`. */
 export async function startGlewlwyd(options: StartGlewlwydOptions = {}): Promise<Glewlwyd> {
   const dir = await Deno.makeTempDir({ prefix: "glewlwyd-" });
-  const port = await _freePort();
+  const port = _freePort();
   const origin = `http://127.0.0.1:${port}`;
   const api = `${origin}/api`;
   const issuer = `${api}/${_PLUGIN}`;
