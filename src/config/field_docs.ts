@@ -211,6 +211,10 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   "arcgis.allowInsecureLoopback": {
     doc: "Allow plain http ArcGIS and proxy URLs on loopback hosts only (tests, demo)",
   },
+  "arcgis.forcedRefreshFloorSeconds": {
+    doc: "A cached ArcGIS token younger than this is not replaced because upstream answered 498/499 for it " +
+      "(a forged error body cannot make the broker mint a token per request); 0 turns the floor off",
+  },
   "profiles": { doc: "Named ways of obtaining an ArcGIS token; names use `A-Z a-z 0-9 _ -`" },
   "profiles.<name>.mode": { doc: "Selects the kind of profile (see Credential modes)" },
   "profiles.<name>.clientId": { doc: "The ArcGIS OAuth app's client id" },

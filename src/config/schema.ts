@@ -8,12 +8,15 @@ import * as z from "zod/mini";
 import { en } from "zod/locales";
 import type { BrokerConfig, BrokerConfigInput } from "./types.ts";
 import { isLoopbackUrl } from "../util/loopback.ts";
+import { agolHostedOrgId, type ArcGISUrls, classifyTarget, createArcGISUrls } from "./arcgis_urls.ts";
 import {
+  AGOL_PORTAL_HOST_PATTERN,
   ASYMMETRIC_ALGORITHMS,
   DEFAULT_ALGORITHMS,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
   DEFAULT_REQUIRED_CLAIMS,
   MAX_CLOCK_TOLERANCE_SECONDS,
+  REFRESH_AHEAD_SAFETY_MARGINS,
 } from "./constants.ts";
 
 // zod/mini (a fraction of classic zod's size in the Workers bundle) loads no locale: without one, every message
@@ -302,6 +305,8 @@ const arcgisSchema = z.strictObject({
   servers: z._default(z.array(urlString), []),
   fetchTimeoutMs: z._default(integer(z.positive()), 10_000),
   allowInsecureLoopback: z._default(z.boolean(), false),
+  /** A cached token younger than this is not replaced because upstream answered 498/499 for it. */
+  forcedRefreshFloorSeconds: z._default(seconds, 60),
 });
 
 const cacheSchema = z.strictObject({
@@ -353,8 +358,60 @@ const brokerConfigFields = z.strictObject({
   mountPath: z._default(z.string().check(z.regex(/^\/[^?#]*$/)), "/arcgis"),
 });
 
+type _Ctx = z.core.$RefinementCtx<z.output<typeof brokerConfigFields>>;
+
+/** Reports a problem that no single field's schema can see, with the change that fixes it. */
+function _issue(ctx: _Ctx, path: Array<string | number>, message: string, fix: string): void {
+  ctx.addIssue({ code: "custom", path, message, params: { fix } });
+}
+
+/** The ArcGIS URLs of the `arcgis` section, or `null` when one of them does not parse (reported elsewhere). */
+function _arcgisUrlsOf(arcgis: z.output<typeof arcgisSchema>): ArcGISUrls | null {
+  if (![arcgis.portalUrl, ...arcgis.servers].every((u) => URL.canParse(u))) return null;
+  return createArcGISUrls(arcgis);
+}
+
+/** A proxy entry no ArcGIS token applies to: every request through it would be refused. */
+function _unservableEntry(ctx: _Ctx, index: number, url: URL, orgId: string | undefined): void {
+  const hostedOrg = agolHostedOrgId(url);
+  const message = hostedOrg !== undefined
+    ? `No profile can serve this entry: its hosted services belong to the organization "${hostedOrg}", ` +
+      `not to arcgis.orgId${orgId === undefined ? " (unset)" : ` "${orgId}"`}`
+    : "No profile can serve this entry: the URL is not on the portal's host, under a server of " +
+      "arcgis.servers, or on the organization's ArcGIS Online hosted services";
+  const fix = hostedOrg !== undefined
+    ? "point the entry at your organization's hosted services, or set arcgis.orgId to the organization that owns them"
+    : `add the server's root (e.g. "${url.origin}/server") to arcgis.servers, or remove the entry`;
+  _issue(ctx, ["proxy", "allow", index, "url"], message, fix);
+}
+
 const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) => {
   const profileNames = new Set(Object.keys(config.profiles));
+  const granted = new Set(
+    config.rules.flatMap((rule) => typeof rule.profile === "string" ? [rule.profile] : rule.profile),
+  );
+  for (const [name, profile] of Object.entries(config.profiles)) {
+    if (profile.mode === "user" && config.link.returnUrls.length === 0) {
+      _issue(
+        ctx,
+        ["link", "returnUrls"],
+        `Required by the user profile "${name}": without a return URL every link answers 404`,
+        'list the app pages the link flow may return to, e.g. "link": { "returnUrls": ["https://app.example.com/"] }',
+      );
+    }
+    if ((profile.mode === "app" || profile.mode === "account") && profile.exposeToBrowser) {
+      const minSeconds = config.cache.safetyMarginSeconds * REFRESH_AHEAD_SAFETY_MARGINS;
+      if (profile.browserTokenMaxSeconds <= minSeconds) {
+        _issue(
+          ctx,
+          ["profiles", name, "browserTokenMaxSeconds"],
+          `Expected more than ${minSeconds} (twice cache.safetyMarginSeconds): a shorter token is never reused ` +
+            "from the cache, so every request would mint a new one",
+          `raise it above ${minSeconds} or lower cache.safetyMarginSeconds`,
+        );
+      }
+    }
+  }
   const issuers = new Set(config.issuers.map((i) => i.issuer));
   config.rules.forEach((rule, index) => {
     for (const name of typeof rule.profile === "string" ? [rule.profile] : rule.profile) {
@@ -387,6 +444,11 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
       });
     }
   });
+  const targets = _arcgisUrlsOf(config.arcgis);
+  const targetOptions = {
+    allowInsecureLoopback: config.arcgis.allowInsecureLoopback,
+    ...(config.arcgis.orgId === undefined ? {} : { orgId: config.arcgis.orgId }),
+  };
   config.proxy.allow.forEach((entry, index) => {
     if (entry.profile !== undefined && !profileNames.has(entry.profile)) {
       ctx.addIssue({
@@ -394,6 +456,13 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
         path: ["proxy", "allow", index, "profile"],
         message: `Unknown profile "${entry.profile}"`,
       });
+    } else if (entry.profile !== undefined && !granted.has(entry.profile)) {
+      _issue(
+        ctx,
+        ["proxy", "allow", index, "profile"],
+        `No rule grants the profile "${entry.profile}", so no identity can use this entry`,
+        `add "${entry.profile}" to the profile list of the rules whose identities should reach it`,
+      );
     }
     const url = _parsedUrl(entry.url);
     if (url === null) return;
@@ -410,6 +479,9 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
         path: ["proxy", "allow", index, "url"],
         message: "Expected a URL without credentials, query or fragment",
       });
+    }
+    if (targets !== null && classifyTarget(targets, url, targetOptions) === undefined) {
+      _unservableEntry(ctx, index, url, config.arcgis.orgId);
     }
   });
   const spellingOwner = new Map<string, number>();
@@ -476,7 +548,7 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
     }
   });
   if (
-    /(^|\.)arcgis\.com$/i.test(_parsedUrl(config.arcgis.portalUrl)?.hostname ?? "") &&
+    AGOL_PORTAL_HOST_PATTERN.test(_parsedUrl(config.arcgis.portalUrl)?.hostname ?? "") &&
     config.arcgis.orgId === undefined
   ) {
     ctx.addIssue({

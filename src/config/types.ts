@@ -147,6 +147,11 @@ export interface ArcGISConfig {
   fetchTimeoutMs: number;
   /** Allow plain http ArcGIS and proxy URLs on loopback hosts only (tests, demo). @default false */
   allowInsecureLoopback: boolean;
+  /**
+   * A cached ArcGIS token younger than this is not replaced because upstream answered 498/499 for it (a
+   * forged error body cannot make the broker mint a token per request); 0 turns the floor off. @default 60
+   */
+  forcedRefreshFloorSeconds: number;
 }
 
 /** Each signed-in user links their own ArcGIS account (OAuth authorization code with PKCE). */
@@ -508,6 +513,11 @@ export interface ArcGISConfigInput {
   fetchTimeoutMs?: number;
   /** Allow plain http ArcGIS and proxy URLs on loopback hosts only (tests, demo). @default false */
   allowInsecureLoopback?: boolean;
+  /**
+   * A cached ArcGIS token younger than this is not replaced because upstream answered 498/499 for it (a
+   * forged error body cannot make the broker mint a token per request); 0 turns the floor off. @default 60
+   */
+  forcedRefreshFloorSeconds?: number;
 }
 
 /** {@link UserProfileConfig} as written. */

@@ -68,6 +68,7 @@ const BEARER_MAPPINGS: Record<BrokerErrorCode, Mapping> = {
   },
   ERR_TARGET_NOT_ALLOWED: { status: 403, error: "forbidden", description: "The target is not allowed" },
   ERR_TARGET_MALFORMED: { status: 400, error: "invalid_request", description: "The target URL is malformed" },
+  ERR_TARGET_TOO_LONG: { status: 414, error: "uri_too_long", description: "The target URL is too long" },
   ERR_METHOD_NOT_ALLOWED: { status: 405, error: "method_not_allowed", description: "Method not allowed" },
   ERR_BODY_TOO_LARGE: {
     status: 413,

@@ -1,5 +1,6 @@
 /**
- * The broker's routes as a Hono sub-app: `/credentials`, `/token`, `/link*`, `/proxy`, `/health*`.
+ * The broker's routes as a Hono sub-app: `/credentials`, `/token`, `/link*`, `/proxy`, `/health*`, `/session`,
+ * `/backchannel-logout`.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import type { KvStore } from "../store/kv_store.ts";
 import { type BrokerEnv, createAuthenticate } from "./authenticate.ts";
 import { corsMiddleware, type CorsOptions } from "./cors.ts";
 import { errorResponse, jsonHeaders } from "./errors.ts";
+import { addSessionRoutes, createProxyAuthenticate, type SessionRoutesParts } from "./session_routes.ts";
 
 /** Handles one proxied request for an authenticated identity. */
 export type ProxyHandle = (
@@ -44,6 +46,8 @@ export interface RoutesParts {
   exposeReasons?: boolean;
   /** Current time, epoch ms. */
   now: () => number;
+  /** The session cookie and back-channel logout routes; without them the proxy takes the bearer only. */
+  session?: Omit<SessionRoutesParts, "profilesOf" | "log" | "now" | "mountPath" | "verifier">;
 }
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -219,7 +223,11 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       return errorResponse(error, { log, exposeReasons });
     }
   };
-  app.all("/proxy", authenticate, proxyRoute);
+  const session: SessionRoutesParts | undefined = parts.session === undefined
+    ? undefined
+    : { ...parts.session, profilesOf, log, now: parts.now, mountPath: parts.mountPath, verifier };
+  if (session !== undefined) addSessionRoutes(app, authenticate, session);
+  app.all("/proxy", createProxyAuthenticate(authenticate, session), proxyRoute);
 
   return app;
 }

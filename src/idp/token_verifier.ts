@@ -22,7 +22,7 @@
 import { expandIssuers, type IssuerConfig, TENANT_PLACEHOLDER } from "../config/schema.ts";
 import type { Deps } from "../deps.ts";
 import { BrokerError } from "../errors.ts";
-import type { Identity, JwksHealth, TokenVerifier, VerifyOptions } from "../types.ts";
+import type { Identity, JwksHealth, SignedJwt, TokenVerifier, VerifyOptions } from "../types.ts";
 import { invalidToken } from "./_rejection.ts";
 import {
   checkClaims,
@@ -185,6 +185,31 @@ class IdpTokenVerifier implements TokenVerifier {
       if (error instanceof BrokerError) throw error;
       throw invalidToken("malformed", "Unexpected verification failure", error);
     });
+  }
+
+  /**
+   * The JWS layer alone, for other JWTs the configured issuers sign (back-channel logout tokens): shape, header,
+   * `iss` among the configured issuers, algorithm allowed for it, key from its cached JWKS, signature. No claim
+   * is checked beyond `iss`; the caller checks the rest.
+   */
+  async verifySignedJwt(token: string): Promise<SignedJwt> {
+    try {
+      const parts = checkCompactJws(token, this.#maxTokenBytes);
+      const header = checkJwsHeader(decodeJsonObjectSegment(parts.header, "header"), this.#algorithms);
+      const payload = decodeJsonObjectSegment(parts.payload, "payload");
+      const spelling = this.#spellingOf(payload.iss);
+      const issuer = spelling.entry;
+      if (!issuer.algorithms.has(header.alg)) {
+        throw invalidToken("alg_not_allowed", "Algorithm not allowed for the issuer");
+      }
+      const { key } = issuer.cache.peekKey(header.kid, header.alg) ??
+        await issuer.cache.getKey(header.kid, header.alg);
+      await verifySignature(parts, key);
+      return { issuer: spelling.identityIssuer, header, payload: _deepFreeze(payload) };
+    } catch (error) {
+      if (error instanceof BrokerError) throw error;
+      throw invalidToken("malformed", "Unexpected verification failure", error);
+    }
   }
 
   /**

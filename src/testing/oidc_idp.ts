@@ -61,6 +61,44 @@ export interface StartOidcIdpOptions {
   port?: number;
 }
 
+/** How a relying-party client authenticates at the token endpoint. */
+export type OidcIdpClientAuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+
+/**
+ * A confidential relying party of the test IdP, e.g. an ArcGIS portal whose members sign in through this IdP
+ * (authorization code flow, userinfo, RP-initiated logout). Consent is granted without a page.
+ */
+export interface OidcIdpClient {
+  /** Client id. */
+  clientId: string;
+  /** How it authenticates at the token endpoint. @default "client_secret_post" when a secret is given, else "private_key_jwt" */
+  tokenEndpointAuthMethod?: OidcIdpClientAuthMethod;
+  /** Its secret (the `client_secret_*` methods). @default undefined */
+  clientSecret?: string;
+  /** Where its public keys are published (`private_key_jwt`); fetched by the IdP when it verifies an assertion. @default undefined */
+  jwksUri?: string;
+  /** Redirect URIs (exact match). */
+  redirectUris: readonly string[];
+  /** Where the IdP may send the browser after RP-initiated logout. @default [] */
+  postLogoutRedirectUris?: readonly string[];
+  /** Require PKCE (S256) from this client. @default false */
+  requirePkce?: boolean;
+}
+
+/** The IdP's endpoints, as its discovery document names them. */
+export interface OidcIdpEndpoints {
+  /** `authorization_endpoint`. */
+  authorization: string;
+  /** `token_endpoint`. */
+  token: string;
+  /** `userinfo_endpoint`; it also accepts the access token as an `access_token` query parameter. */
+  userinfo: string;
+  /** `jwks_uri`. */
+  jwks: string;
+  /** `end_session_endpoint` (RP-initiated logout; its confirmation page submits itself). */
+  endSession: string;
+}
+
 /** Tokens from the authorization code flow. */
 export interface OidcIdpTokens {
   /** The JWT access token (`typ: at+jwt`, `aud`: the configured audience). */
@@ -123,6 +161,10 @@ export interface OidcIdp extends AsyncDisposable {
   publishedKids(): string[];
   /** Adds a user, or replaces the one with the same `sub` (its claims apply to tokens issued from now on). */
   setUser(user: OidcIdpUser): void;
+  /** The IdP's endpoints. */
+  readonly endpoints: OidcIdpEndpoints;
+  /** Adds (or replaces) a confidential relying-party client, e.g. a fake ArcGIS portal's OpenID Connect login. */
+  addClient(client: OidcIdpClient): void;
   /** Signs `sub` in through the authorization code flow with PKCE and returns the tokens. */
   login(options: OidcIdpLoginOptions): Promise<OidcIdpTokens>;
   /** A client-credentials access token for the resource (or `options.resource`). */
@@ -189,6 +231,16 @@ interface _Provider {
   ): Promise<void>;
   Grant: _GrantClass;
   silent?: boolean;
+}
+
+interface _GrantContext {
+  oidc: {
+    result?: { consent?: { grantId?: string } };
+    session: { accountId: string; grantIdFor(clientId: string): string | undefined };
+    client: { clientId: string };
+    params: Record<string, unknown>;
+    provider: { Grant: _GrantClass };
+  };
 }
 
 type _ProviderClass = new (issuer: string, configuration: Record<string, unknown>) => _Provider;
@@ -334,6 +386,15 @@ function _loginPage(uid: string, users: readonly OidcIdpUser[], clientId: string
 <form method="post" action="/interaction/${_escapeHtml(uid)}">${buttons}</form></body></html>`;
 }
 
+/** The RP-initiated logout confirmation: a form that submits itself ("yes, sign me out"), so no click is needed. */
+function _autoSubmitLogout(ctx: { body: unknown; type: string }, form: string): Promise<void> {
+  ctx.type = "html";
+  ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signing out</title></head>
+<body><p>Signing out of the test IdP…</p>${form}<input type="hidden" form="op.logoutForm" name="logout" value="yes">
+<script>document.forms[0].submit()</script></body></html>`;
+  return Promise.resolve();
+}
+
 /** A cookie jar for one browser session (names and values only: one host, every path). */
 class _CookieJar {
   readonly #cookies = new Map<string, string>();
@@ -394,7 +455,9 @@ class TestOidcIdp implements OidcIdp {
   readonly spaClientId: string;
   readonly serviceClientId: string;
   readonly serviceClientSecret: string;
+  readonly endpoints: OidcIdpEndpoints;
   readonly #users: Map<string, OidcIdpUser>;
+  readonly #clients = new Map<string, OidcIdpClient>();
   readonly #resourceScopes: readonly string[];
   readonly #spaRedirectUris: readonly string[];
   readonly #accessTokenTtlSeconds: number;
@@ -419,6 +482,13 @@ class TestOidcIdp implements OidcIdp {
     this.port = port;
     this.issuer = `http://${_LOOPBACK}:${port}`;
     this.jwksUri = `${this.issuer}/jwks`;
+    this.endpoints = Object.freeze({
+      authorization: `${this.issuer}/auth`,
+      token: `${this.issuer}/token`,
+      userinfo: `${this.issuer}/me`,
+      jwks: this.jwksUri,
+      endSession: `${this.issuer}/session/end`,
+    });
     this.algorithm = options.algorithm ?? "RS256";
     this.audience = options.audience ?? "arcgis-broker";
     this.resource = options.resource ?? "urn:arcgis-broker";
@@ -447,6 +517,20 @@ class TestOidcIdp implements OidcIdp {
     this.#users.set(user.sub, user);
   }
 
+  addClient(client: OidcIdpClient): void {
+    const method = client.tokenEndpointAuthMethod ??
+      (client.clientSecret !== undefined ? "client_secret_post" : "private_key_jwt");
+    if (method === "private_key_jwt" ? client.jwksUri === undefined : client.clientSecret === undefined) {
+      throw new Error(
+        `Test IdP client "${client.clientId}" needs ${
+          method === "private_key_jwt" ? "a jwksUri" : "a secret"
+        }`,
+      );
+    }
+    this.#clients.set(client.clientId, { ...client, tokenEndpointAuthMethod: method });
+    this.#build();
+  }
+
   signingKid(): string {
     return this.#keys[0].kid;
   }
@@ -458,6 +542,7 @@ class TestOidcIdp implements OidcIdp {
   /** (Re)creates the Provider with the current keys; state lives in the shared adapter. */
   #build(): void {
     const users = this.#users;
+    const clients = this.#clients;
     const origins = new Set(this.#spaRedirectUris.map((uri) => new URL(uri).origin));
     const resourceServer = {
       scope: this.#resourceScopes.join(" "),
@@ -503,6 +588,20 @@ class TestOidcIdp implements OidcIdp {
           redirect_uris: [],
           id_token_signed_response_alg: this.algorithm,
         },
+        ...[...this.#clients.values()].map((client) => ({
+          client_id: client.clientId,
+          ...(client.clientSecret !== undefined ? { client_secret: client.clientSecret } : {}),
+          ...(client.jwksUri !== undefined ? { jwks_uri: client.jwksUri } : {}),
+          token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+          ...(client.tokenEndpointAuthMethod === "private_key_jwt"
+            ? { token_endpoint_auth_signing_alg: "RS256" }
+            : {}),
+          grant_types: ["authorization_code"],
+          response_types: ["code"],
+          redirect_uris: [...client.redirectUris],
+          post_logout_redirect_uris: [...(client.postLogoutRedirectUris ?? [])],
+          id_token_signed_response_alg: this.algorithm,
+        })),
       ],
       clientDefaults: { id_token_signed_response_alg: this.algorithm },
       claims: {
@@ -521,9 +620,12 @@ class TestOidcIdp implements OidcIdp {
           allowedPolicy: (_ctx: unknown, client: { clientAuthMethod: string }) =>
             client.clientAuthMethod !== "none",
         },
+        rpInitiatedLogout: { enabled: true, logoutSource: _autoSubmitLogout },
         resourceIndicators: {
           enabled: true,
-          defaultResource: () => this.resource,
+          // Relying parties (a portal's login) get opaque tokens for the userinfo endpoint, not the API resource.
+          defaultResource: (_ctx: unknown, client: { clientId: string }) =>
+            clients.has(client.clientId) ? undefined : this.resource,
           useGrantedResource: () => true,
           getResourceServerInfo: (_ctx: unknown, indicator: string) => {
             if (indicator === this.opaqueResource) return opaqueServer;
@@ -559,7 +661,25 @@ class TestOidcIdp implements OidcIdp {
         ctx.type = "application/json";
         ctx.body = { error: out.error, error_description: out.error_description };
       },
-      pkce: { required: () => true },
+      pkce: {
+        required: (_ctx: unknown, client: { clientId: string }) =>
+          clients.get(client.clientId)?.requirePkce ?? true,
+      },
+      acceptQueryParamAccessTokens: true,
+      // Relying parties added with addClient() are first-party: their grant is made without a consent page.
+      loadExistingGrant: async (ctx: _GrantContext) => {
+        const grantId = ctx.oidc.result?.consent?.grantId ??
+          ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+        if (grantId) return await ctx.oidc.provider.Grant.find(grantId);
+        if (!clients.has(ctx.oidc.client.clientId)) return undefined;
+        const grant = new ctx.oidc.provider.Grant({
+          accountId: ctx.oidc.session.accountId,
+          clientId: ctx.oidc.client.clientId,
+        });
+        grant.addOIDCScope(String(ctx.oidc.params.scope ?? "openid"));
+        await grant.save();
+        return grant;
+      },
     });
     provider.silent = true;
     this.#provider = provider;
@@ -773,7 +893,20 @@ class TestOidcIdp implements OidcIdp {
 
 /**
  * Starts a test IdP on `127.0.0.1` (a free port unless `options.port`), listening when the promise resolves.
- * Close it with `close()` or `await using`.
+ * Close it with `close()` or `await using`. Needs the npm package `oidc-provider` (an optional peer dependency).
+ *
+ * @param options Algorithm, audience, users, clients and token lifetimes.
+ * @returns The running IdP.
+ * @throws {Error} When `oidc-provider` cannot be imported or the port cannot be bound.
+ *
+ * @example Real tokens for a test
+ * ```ts
+ * import { startOidcIdp } from "arcgis-token-broker/testing-idp";
+ *
+ * await using idp = await startOidcIdp({ users: [{ sub: "alice", claims: { groups: ["gis"] } }] });
+ * const { accessToken } = await idp.login({ sub: "alice" });
+ * // issuer: idp.issuer, audience: idp.audience
+ * ```
  */
 export async function startOidcIdp(options: StartOidcIdpOptions = {}): Promise<OidcIdp> {
   const ProviderClass = await _loadProvider();
