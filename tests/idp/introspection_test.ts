@@ -294,7 +294,7 @@ Deno.test("the introspection secrets are required at startup like every other se
     sealing: { keysEnv: "K" },
   });
   assert.throws(
-    () => resolveSecrets(config, { K: "x" }),
+    () => resolveSecrets(config, { K: `k1:${btoa(String.fromCharCode(...new Uint8Array(32).fill(1)))}` }),
     /issuers\.0\.introspection\.privateKeyEnv: Required: the environment variable "IDP_KEY" is not set/,
   );
 });
