@@ -53,6 +53,7 @@ export type {
   CredentialsResponse,
   Identity,
   JwksHealth,
+  LinkService,
   Policy,
   TokenForUrlOptions,
   TokenService,

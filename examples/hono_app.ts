@@ -2,7 +2,7 @@
  * An existing Hono app that adds the broker: it mounts the broker's routes under `/arcgis` and protects one of its
  * own routes with `broker.authenticate()`, which puts the verified IdP identity in `c.var.identity`.
  *
- *     BROKER_CONFIG="$(cat broker.config.json)" BROKER_SEALING_KEYS=k1:... deno run -A examples/hono_app.ts
+ *     BROKER_CONFIG="$(cat broker.config.json)" BROKER_SEALING_KEYS=k1:... npx deno run -A examples/hono_app.ts
  *
  * @module
  */

@@ -39,7 +39,7 @@ import type { ApiResult, IssuedToken, PortalApi } from "./portal_api.ts";
 import type { CachedToken, Flights, TokenCache } from "./token_cache.ts";
 import type { TokenAudience, TokenKeys } from "./token_keys.ts";
 import type { UserTokens } from "./user_tokens.ts";
-import { type ArcGISUrls, classifyTarget, type ServerRoot } from "./urls.ts";
+import { type ArcGISUrls, classifyTarget, type ServerRoot } from "../config/arcgis_urls.ts";
 
 /** What {@link createTokenService} works with (built once by `createArcGISServices`). */
 export interface TokenServiceParts {
@@ -83,6 +83,7 @@ interface _Call {
 interface _Fetch {
   forceRefresh?: boolean;
   rejectedToken?: string;
+  refreshFloorMs?: number;
   minRemainingMs?: number;
 }
 
@@ -100,6 +101,7 @@ class ArcGISTokens implements ArcGISTokenService {
   readonly #shareInFlight: boolean;
   readonly #flights: Flights = new Map();
   readonly #refreshAheadMs: number;
+  readonly #refreshFloorMs: number;
 
   constructor(parts: TokenServiceParts) {
     this.#config = parts.config;
@@ -114,6 +116,7 @@ class ArcGISTokens implements ArcGISTokenService {
     this.#choice = parts.choice;
     this.#userTokens = parts.userTokens;
     this.#refreshAheadMs = parts.config.cache.safetyMarginSeconds * 1000 * REFRESH_AHEAD_SAFETY_MARGINS;
+    this.#refreshFloorMs = parts.config.arcgis.forcedRefreshFloorSeconds * 1000;
   }
 
   #call(): _Call {
@@ -344,9 +347,11 @@ class ArcGISTokens implements ArcGISTokenService {
     if (target === undefined) {
       throw new BrokerError("ERR_TARGET_NOT_ALLOWED", "No ArcGIS token applies to the target");
     }
+    const forced = options.forceRefresh === true || options.rejectedToken !== undefined;
     const fetch: _Fetch = {
       ...(options.forceRefresh === true ? { forceRefresh: true } : {}),
       ...(options.rejectedToken !== undefined ? { rejectedToken: options.rejectedToken } : {}),
+      ...(forced ? { refreshFloorMs: this.#refreshFloorMs } : {}),
     };
     const call = this.#call();
     const token = target.kind === "server"
@@ -358,6 +363,22 @@ class ArcGISTokens implements ArcGISTokenService {
       profile,
       ...(token.referer !== undefined ? { referer: token.referer } : {}),
     };
+  }
+
+  async replaceRejected(
+    identity: Identity,
+    profile: string,
+    url: URL,
+    rejectedToken: string,
+  ): Promise<UpstreamToken | null> {
+    const token = await this.tokenForUrl(identity, profile, url, { forceRefresh: true, rejectedToken });
+    if (token.token !== rejectedToken) return token;
+    this.#deps.log({
+      level: "warn",
+      msg: "Upstream refused a token younger than arcgis.forcedRefreshFloorSeconds: not replaced",
+      profile,
+    });
+    return null;
   }
 
   async purge(identity: Identity, profile: string): Promise<void> {

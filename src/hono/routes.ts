@@ -1,5 +1,6 @@
 /**
- * The broker's routes as a Hono sub-app: `/credentials`, `/token`, `/link*`, `/proxy`, `/health*`.
+ * The broker's routes as a Hono sub-app: `/credentials`, `/token`, `/link*`, `/proxy`, `/health*`, `/session`,
+ * `/backchannel-logout`.
  *
  * @module
  */
@@ -13,6 +14,7 @@ import type { KvStore } from "../store/kv_store.ts";
 import { type BrokerEnv, createAuthenticate } from "./authenticate.ts";
 import { corsMiddleware, type CorsOptions } from "./cors.ts";
 import { errorResponse, jsonHeaders } from "./errors.ts";
+import { addSessionRoutes, createProxyAuthenticate, type SessionRoutesParts } from "./session_routes.ts";
 
 /** Handles one proxied request for an authenticated identity. */
 export type ProxyHandle = (
@@ -40,8 +42,12 @@ export interface RoutesParts {
   mountPath: string;
   /** Log hook. */
   log: LogFn;
+  /** Put refusal reason codes in `error_description` (config `errors.exposeReasons`). @default false */
+  exposeReasons?: boolean;
   /** Current time, epoch ms. */
   now: () => number;
+  /** The session cookie and back-channel logout routes; without them the proxy takes the bearer only. */
+  session?: Omit<SessionRoutesParts, "profilesOf" | "log" | "now" | "mountPath" | "verifier">;
 }
 
 const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
@@ -53,11 +59,14 @@ const MAX_JSON_BYTES = 4 * 1024;
 /** Builds the sub-app. */
 export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
   const { verifier, policy, tokens, links, log } = parts;
+  const exposeReasons = parts.exposeReasons ?? false;
   const app = new Hono<BrokerEnv>();
-  const authenticate = createAuthenticate(verifier, { log });
+  const authenticate = createAuthenticate(verifier, { log, exposeReasons });
   const profilesOf = (identity: Identity): readonly string[] => {
     const profiles = policy.profilesFor(identity);
-    if (profiles.length === 0) throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No rule admits the identity");
+    if (profiles.length === 0) {
+      throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No rule admits the identity", { reason: "no_rule" });
+    }
     return profiles;
   };
   const json = (body: unknown, status = 200): Response =>
@@ -72,7 +81,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       try {
         return await handler(c, next);
       } catch (error) {
-        return errorResponse(error, { log });
+        return errorResponse(error, { log, exposeReasons });
       }
     };
 
@@ -104,7 +113,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       const identity = c.get("identity");
       return json(await tokens.credentials(identity, profilesOf(identity)));
     } catch (error) {
-      return errorResponse(error, { log });
+      return errorResponse(error, { log, exposeReasons });
     }
   });
 
@@ -152,7 +161,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
         { status: 200, headers: jsonHeaders({ pragma: "no-cache" }) },
       );
     } catch (error) {
-      return errorResponse(error, { dialect: "token-endpoint", log });
+      return errorResponse(error, { dialect: "token-endpoint", log, exposeReasons });
     }
   });
 
@@ -166,7 +175,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       const identity = c.get("identity");
       return json(await links.startLink(identity, profilesOf(identity), returnTo));
     } catch (error) {
-      return errorResponse(error, { log });
+      return errorResponse(error, { log, exposeReasons });
     }
   });
 
@@ -211,10 +220,14 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       const identity = c.get("identity");
       return await parts.proxy(c.req.raw, { identity, profiles: profilesOf(identity) });
     } catch (error) {
-      return errorResponse(error, { log });
+      return errorResponse(error, { log, exposeReasons });
     }
   };
-  app.all("/proxy", authenticate, proxyRoute);
+  const session: SessionRoutesParts | undefined = parts.session === undefined
+    ? undefined
+    : { ...parts.session, profilesOf, log, now: parts.now, mountPath: parts.mountPath, verifier };
+  if (session !== undefined) addSessionRoutes(app, authenticate, session);
+  app.all("/proxy", createProxyAuthenticate(authenticate, session), proxyRoute);
 
   return app;
 }

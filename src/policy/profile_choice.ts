@@ -74,7 +74,9 @@ class ConfiguredProfileChoice implements ProfileChoice {
   }
 
   forProxy(granted: readonly string[], entryProfile?: string): string {
-    if (granted.length === 0) throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows the proxy");
+    if (granted.length === 0) {
+      throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows the proxy", { reason: "no_rule" });
+    }
     if (entryProfile === undefined) return granted[0];
     if (!granted.includes(entryProfile)) {
       throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows this proxy target");

@@ -391,7 +391,24 @@ async function _applyFailure(
   }
 }
 
-/** Creates a fake ArcGIS portal with servers, services, users, apps and API keys. */
+/**
+ * Creates a fake ArcGIS portal with servers, services, users, apps and API keys.
+ *
+ * @param options Users, apps, API keys, servers and services (defaults: the demo dataset), the clock, limits and
+ * the public origin.
+ * @returns The fake: `fetch`/`handle` to call it in process, its state, request log and failure injection.
+ *
+ * @example Ask the fake for a token, in process
+ * ```ts
+ * import { createFakeArcGIS } from "arcgis-token-broker/testing";
+ *
+ * const fake = createFakeArcGIS({ origin: "https://arcgis.test", startTimeMs: 0 });
+ * const res = await fake.fetch(`${fake.urls().sharingRest}/generateToken`, {
+ *   method: "POST",
+ *   body: new URLSearchParams({ username: "alice", password: "alice-password", f: "json" }),
+ * });
+ * ```
+ */
 export function createFakeArcGIS(options: CreateFakeArcGISOptions = {}): FakeArcGIS {
   let offsetMs = 0;
   let manualMs = options.startTimeMs;

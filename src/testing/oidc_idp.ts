@@ -1,7 +1,8 @@
 /**
  * {@link startOidcIdp}: a real OpenID provider (the npm package `oidc-provider`) on `127.0.0.1`, for tests, the
  * demo and browser tests. It issues JWT access tokens for one resource (RFC 8707 resource indicators, RFC 9068
- * `at+jwt`), ID tokens, and client-credentials tokens, signed with keys generated here; it can rotate its keys,
+ * `at+jwt`), opaque access tokens for a second resource (validated by RFC 7662 introspection, which a
+ * `client_secret_basic` client and a `private_key_jwt` client may call), ID tokens, and client-credentials tokens, signed with keys generated here; it can rotate its keys,
  * stop and start again on the same port (to play an IdP outage), and get tokens for a user programmatically by
  * driving the authorization code flow with PKCE over HTTP.
  *
@@ -38,6 +39,10 @@ export interface StartOidcIdpOptions {
   resource?: string;
   /** Scopes of that resource. @default ["arcgis"] */
   resourceScopes?: readonly string[];
+  /** A second resource whose access tokens are opaque (introspection only); same scopes. @default "urn:arcgis-broker:opaque" */
+  opaqueResource?: string;
+  /** `aud` of the opaque resource's tokens, as introspection reports it. @default "arcgis-broker-opaque" */
+  opaqueAudience?: string;
   /** Users who can sign in. @default [OIDC_IDP_DEMO_USER] */
   users?: readonly OidcIdpUser[];
   /** Client id of the public SPA client (authorization code + PKCE, no secret). @default "spa" */
@@ -114,6 +119,8 @@ export interface OidcIdpLoginOptions {
   scope?: string;
   /** `nonce` of the authorization request (ends up in the ID token). @default random */
   nonce?: string;
+  /** The resource indicator: {@link OidcIdp.resource} (JWT) or {@link OidcIdp.opaqueResource}. @default resource */
+  resource?: string;
 }
 
 /** A running test IdP. */
@@ -128,6 +135,16 @@ export interface OidcIdp extends AsyncDisposable {
   readonly audience: string;
   /** The resource indicator. */
   readonly resource: string;
+  /** The resource whose access tokens are opaque. */
+  readonly opaqueResource: string;
+  /** `aud` of opaque access tokens, as introspection reports it. */
+  readonly opaqueAudience: string;
+  /** The RFC 7662 introspection endpoint. */
+  readonly introspectionEndpoint: string;
+  /** Client id of a confidential client that authenticates with `private_key_jwt` (for introspection). */
+  readonly jwtClientId: string;
+  /** Its private signing key, a JWK with `alg` (ES256). */
+  readonly jwtClientPrivateJwk: Readonly<jose.JWK>;
   /** Signing algorithm. */
   readonly algorithm: OidcIdpAlgorithm;
   /** The SPA client id. */
@@ -150,8 +167,8 @@ export interface OidcIdp extends AsyncDisposable {
   addClient(client: OidcIdpClient): void;
   /** Signs `sub` in through the authorization code flow with PKCE and returns the tokens. */
   login(options: OidcIdpLoginOptions): Promise<OidcIdpTokens>;
-  /** A client-credentials access token for the resource. */
-  clientCredentials(options?: { scope?: string }): Promise<string>;
+  /** A client-credentials access token for the resource (or `options.resource`). */
+  clientCredentials(options?: { scope?: string; resource?: string }): Promise<string>;
   /** Generates a new signing key; the previous keys stay published unless `keepPrevious` is false. Returns its kid. */
   rotateKey(options?: { keepPrevious?: boolean }): Promise<string>;
   /** Stops publishing a key that no longer signs. */
@@ -428,6 +445,12 @@ class TestOidcIdp implements OidcIdp {
   readonly jwksUri: string;
   readonly audience: string;
   readonly resource: string;
+  readonly opaqueResource: string;
+  readonly opaqueAudience: string;
+  readonly introspectionEndpoint: string;
+  readonly jwtClientId = "broker-jwt";
+  readonly jwtClientPrivateJwk: Readonly<jose.JWK>;
+  readonly #jwtClientPublicJwk: jose.JWK;
   readonly algorithm: OidcIdpAlgorithm;
   readonly spaClientId: string;
   readonly serviceClientId: string;
@@ -453,6 +476,7 @@ class TestOidcIdp implements OidcIdp {
     port: number,
     firstKey: _Key,
     options: StartOidcIdpOptions,
+    clientKey: { privateJwk: jose.JWK; publicJwk: jose.JWK },
   ) {
     this.#ProviderClass = ProviderClass;
     this.port = port;
@@ -468,6 +492,11 @@ class TestOidcIdp implements OidcIdp {
     this.algorithm = options.algorithm ?? "RS256";
     this.audience = options.audience ?? "arcgis-broker";
     this.resource = options.resource ?? "urn:arcgis-broker";
+    this.opaqueResource = options.opaqueResource ?? "urn:arcgis-broker:opaque";
+    this.opaqueAudience = options.opaqueAudience ?? "arcgis-broker-opaque";
+    this.introspectionEndpoint = `${this.issuer}/token/introspection`;
+    this.jwtClientPrivateJwk = Object.freeze(clientKey.privateJwk);
+    this.#jwtClientPublicJwk = clientKey.publicJwk;
     this.#resourceScopes = options.resourceScopes ?? ["arcgis"];
     this.#users = new Map((options.users ?? [OIDC_IDP_DEMO_USER]).map((user) => [user.sub, user]));
     this.spaClientId = options.spaClientId ?? "spa";
@@ -522,6 +551,12 @@ class TestOidcIdp implements OidcIdp {
       accessTokenTTL: this.#accessTokenTtlSeconds,
       jwt: { sign: { alg: this.algorithm } },
     };
+    const opaqueServer = {
+      scope: this.#resourceScopes.join(" "),
+      audience: this.opaqueAudience,
+      accessTokenFormat: "opaque",
+      accessTokenTTL: this.#accessTokenTtlSeconds,
+    };
     const provider = new this.#ProviderClass(this.issuer, {
       adapter: this.#adapter,
       jwks: { keys: this.#keys.map((key) => key.privateJwk) },
@@ -538,6 +573,16 @@ class TestOidcIdp implements OidcIdp {
         {
           client_id: this.serviceClientId,
           client_secret: this.serviceClientSecret,
+          grant_types: ["client_credentials"],
+          response_types: [],
+          redirect_uris: [],
+          id_token_signed_response_alg: this.algorithm,
+        },
+        {
+          client_id: this.jwtClientId,
+          token_endpoint_auth_method: "private_key_jwt",
+          token_endpoint_auth_signing_alg: "ES256",
+          jwks: { keys: [this.#jwtClientPublicJwk] },
           grant_types: ["client_credentials"],
           response_types: [],
           redirect_uris: [],
@@ -569,6 +614,12 @@ class TestOidcIdp implements OidcIdp {
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
+        // Any authenticated confidential client may introspect (the broker's service and private_key_jwt clients).
+        introspection: {
+          enabled: true,
+          allowedPolicy: (_ctx: unknown, client: { clientAuthMethod: string }) =>
+            client.clientAuthMethod !== "none",
+        },
         rpInitiatedLogout: { enabled: true, logoutSource: _autoSubmitLogout },
         resourceIndicators: {
           enabled: true,
@@ -577,6 +628,7 @@ class TestOidcIdp implements OidcIdp {
             clients.has(client.clientId) ? undefined : this.resource,
           useGrantedResource: () => true,
           getResourceServerInfo: (_ctx: unknown, indicator: string) => {
+            if (indicator === this.opaqueResource) return opaqueServer;
             if (indicator !== this.resource) throw new Error("Unknown resource");
             return resourceServer;
           },
@@ -766,7 +818,7 @@ class TestOidcIdp implements OidcIdp {
         code_challenge: challenge,
         code_challenge_method: "S256",
         login_hint: options.sub,
-        resource: this.resource,
+        resource: options.resource ?? this.resource,
       })
     ) authorize.searchParams.set(name, value);
     const jar = new _CookieJar();
@@ -814,7 +866,7 @@ class TestOidcIdp implements OidcIdp {
     };
   }
 
-  async clientCredentials(options: { scope?: string } = {}): Promise<string> {
+  async clientCredentials(options: { scope?: string; resource?: string } = {}): Promise<string> {
     const response = await this.#fetch(`${this.issuer}/token`, {
       method: "POST",
       headers: {
@@ -824,7 +876,7 @@ class TestOidcIdp implements OidcIdp {
       body: new URLSearchParams({
         grant_type: "client_credentials",
         scope: options.scope ?? this.#resourceScopes.join(" "),
-        resource: this.resource,
+        resource: options.resource ?? this.resource,
       }),
     });
     const body = await response.json() as Record<string, unknown>;
@@ -841,11 +893,30 @@ class TestOidcIdp implements OidcIdp {
 
 /**
  * Starts a test IdP on `127.0.0.1` (a free port unless `options.port`), listening when the promise resolves.
- * Close it with `close()` or `await using`.
+ * Close it with `close()` or `await using`. Needs the npm package `oidc-provider` (an optional peer dependency).
+ *
+ * @param options Algorithm, audience, users, clients and token lifetimes.
+ * @returns The running IdP.
+ * @throws {Error} When `oidc-provider` cannot be imported or the port cannot be bound.
+ *
+ * @example Real tokens for a test
+ * ```ts
+ * import { startOidcIdp } from "arcgis-token-broker/testing-idp";
+ *
+ * await using idp = await startOidcIdp({ users: [{ sub: "alice", claims: { groups: ["gis"] } }] });
+ * const { accessToken } = await idp.login({ sub: "alice" });
+ * // issuer: idp.issuer, audience: idp.audience
+ * ```
  */
 export async function startOidcIdp(options: StartOidcIdpOptions = {}): Promise<OidcIdp> {
   const ProviderClass = await _loadProvider();
   const firstKey = await _generateKey(options.algorithm ?? "RS256");
+  const clientPair = await jose.generateKeyPair("ES256", { extractable: true });
+  const clientKid = crypto.randomUUID();
+  const clientKey = {
+    privateJwk: { ...(await jose.exportJWK(clientPair.privateKey)), kid: clientKid, alg: "ES256" },
+    publicJwk: { ...(await jose.exportJWK(clientPair.publicKey)), kid: clientKid, alg: "ES256", use: "sig" },
+  };
   // Listen first to learn the port: the issuer (and so the Provider) depends on it.
   let idp: TestOidcIdp | undefined;
   const server = await _listen(options.port ?? 0, (req, res) => {
@@ -853,7 +924,13 @@ export async function startOidcIdp(options: StartOidcIdpOptions = {}): Promise<O
     else void idp.handle(req, res);
   });
   try {
-    idp = new TestOidcIdp(ProviderClass, (server.address() as AddressInfo).port, firstKey, options);
+    idp = new TestOidcIdp(
+      ProviderClass,
+      (server.address() as AddressInfo).port,
+      firstKey,
+      options,
+      clientKey,
+    );
   } catch (error) {
     await _closeServer(server);
     throw error;

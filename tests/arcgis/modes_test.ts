@@ -300,28 +300,3 @@ Deno.test("createArcGISServices() refuses a missing sealing keyring or a missing
     );
   });
 });
-
-Deno.test("createArcGISServices() refuses a browser token lifetime the cache could never reuse", async () => {
-  const { createArcGISServices } = await import("../../src/arcgis/mod.ts");
-  const { SECRETS } = await import("./_harness.ts");
-  const base = testConfig();
-  const config = {
-    ...base,
-    profiles: { ...base.profiles, viewerWeb: { ...base.profiles.viewerWeb, browserTokenMaxSeconds: 240 } },
-  } as typeof base;
-  const deps = {
-    now: () => 0,
-    fetch: globalThis.fetch,
-    store: {
-      get: () => Promise.resolve(null),
-      set: () => Promise.resolve(),
-      delete: () => Promise.resolve(),
-    },
-    log: () => {},
-    waitUntil: () => {},
-  };
-  assert.throws(
-    () => createArcGISServices(config, deps, { secrets: SECRETS }),
-    (e) => isBrokerError(e, "ERR_CONFIG_INVALID") && e.message.includes("viewerWeb"),
-  );
-});

@@ -73,6 +73,7 @@ function stubTokens(calls: string[]): TokenService {
       return Promise.resolve(credential);
     },
     tokenForUrl: () => Promise.reject(new Error("unused")),
+    replaceRejected: () => Promise.reject(new Error("unused")),
   };
 }
 
