@@ -29,7 +29,7 @@ import { Circle, Fill, Stroke, Style } from "ol/style.js";
 import type Feature from "ol/Feature.js";
 import type Point from "ol/geom/Point.js";
 import { BASEMAP_STYLE, loadLand } from "./basemap.ts";
-import { ensureLinked, fetchArcGISUser, startSessionCookie } from "./broker_flows.ts";
+import { ensureLinked, fetchArcGISUser, type SessionCookie, startSessionCookie } from "./broker_flows.ts";
 import { setStep, showArcGISUser, showIdpUser, showLifetime, wireButtons } from "./demo_panel.ts";
 import { loadPageConfig, mark, popupHtml, reportError, setStatus, signIn, testHooks } from "./page_common.ts";
 
@@ -48,14 +48,14 @@ async function main(): Promise<void> {
     };
     const brokerUrl = config.brokerUrl.replace(/\/$/, "");
     const proxy = `${brokerUrl}/proxy`;
-    let session: Awaited<ReturnType<typeof startSessionCookie>> | undefined;
-    wireButtons(hooks, { oidc, config, getIdpToken, endBrokerState: async () => await session?.end() });
+    const held: { session?: SessionCookie } = {};
+    wireButtons(hooks, { oidc, config, getIdpToken, endBrokerState: async () => await held.session?.end() });
     if (
       !await ensureLinked({ brokerUrl, getIdpToken, probeUrl: `${proxy}?${config.layerUrl}?f=json`, hooks })
     ) {
       return;
     }
-    session = await startSessionCookie({
+    held.session = await startSessionCookie({
       brokerUrl,
       getIdpToken,
       onSession: (cookie) =>
