@@ -2,12 +2,12 @@
  * An existing Hono app that adds the broker: it mounts the broker's routes under `/arcgis` and protects one of its
  * own routes with `broker.authenticate()`, which puts the verified IdP identity in `c.var.identity`.
  *
- *     BROKER_CONFIG="$(cat broker.config.json)" BROKER_SEALING_KEYS=k1:... deno run -A examples/hono_app.ts
+ *     BROKER_CONFIG="$(cat broker.config.json)" BROKER_SEALING_KEYS=k1:... npx deno run -A examples/hono_app.ts
  *
  * @module
  */
 import { Hono } from "hono";
-import { type Broker, type BrokerEnv, brokerFromEnv } from "../src/hono/broker.ts";
+import { type Broker, type BrokerEnv, brokerFromEnv } from "arcgis-token-broker";
 
 /** Builds the app around a broker. */
 export function createApp(broker: Broker): Hono<BrokerEnv> {

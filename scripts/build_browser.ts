@@ -55,6 +55,8 @@ const BUILD_OPTIONS = {
   legalComments: "none",
   chunkNames: "chunks/[name]-[hash]",
   logLevel: "warning",
+  // The pages import the browser helper by its package name, as an app would; here it comes from the source.
+  alias: { "arcgis-token-broker/client": "./src/client/mod.ts" },
 } as const satisfies esbuild.BuildOptions;
 
 async function _listSources(dir: URL): Promise<URL[]> {
@@ -89,7 +91,9 @@ export async function inputHash(): Promise<string> {
     `@arcgis/core@${await _versionOf("@arcgis/core")}`,
     `esbuild@${await _versionOf("esbuild")}`,
     ...await Promise.all(
-      ["leaflet", "esri-leaflet", "ol", "topojson-client"].map(async (pkg) => `${pkg}@${await _versionOf(pkg)}`),
+      ["leaflet", "esri-leaflet", "ol", "topojson-client"].map(async (pkg) =>
+        `${pkg}@${await _versionOf(pkg)}`
+      ),
     ),
   ];
   for (const file of files) {

@@ -5,25 +5,9 @@
  * @module
  */
 import type { KvStore } from "./store/kv_store.ts";
+import type { LogFn } from "./log.ts";
 
-/** Severity of a {@link LogEntry}. */
-export type LogLevel = "debug" | "info" | "warn" | "error";
-
-/**
- * One structured log line. `msg` follows the house message style. Fields never carry tokens, secrets or raw
- * target URLs; put hashes or origins there instead.
- */
-export interface LogEntry {
-  /** Severity. */
-  level: LogLevel;
-  /** What happened, e.g. `Cannot fetch JWKS: status 503`. */
-  msg: string;
-  /** Extra, non-secret fields. */
-  [field: string]: unknown;
-}
-
-/** Receives structured log entries. */
-export type LogFn = (entry: LogEntry) => void;
+export { consoleLog, type LogEntry, type LogFn, type LogLevel, silentLog } from "./log.ts";
 
 /** What the core needs from its platform. Every field has a default in {@link resolveDeps}. */
 export interface Deps {
@@ -38,13 +22,3 @@ export interface Deps {
   /** Keeps background work (KV writes, refresh-ahead) alive after the response. @default fire and forget */
   waitUntil: (promise: Promise<unknown>) => void;
 }
-
-/** A no-op logger. */
-export const silentLog: LogFn = () => {};
-
-/** A logger that writes JSON lines to the console (stderr for warn/error). */
-export const consoleLog: LogFn = (entry) => {
-  const line = JSON.stringify(entry);
-  if (entry.level === "warn" || entry.level === "error") console.error(line);
-  else console.log(line);
-};

@@ -7,8 +7,15 @@
 
 /** A verified caller, as `authenticate()` puts it in `c.var.identity`. */
 export interface Identity {
-  /** The token's `iss`, equal to a configured issuer. */
+  /**
+   * The issuer this identity belongs to: the configured `issuer` (also for tokens from one of its
+   * `issuerAliases`), its `{tenantid}` filled with the token's tenant for a templated issuer.
+   */
   issuer: string;
+  /** The configured `issuer` template (with `{tenantid}`) when it differs from `issuer`; rules match on it. */
+  configuredIssuer?: string;
+  /** The tenant of a templated issuer (Entra ID `tid`). */
+  tenant?: string;
   /** The token's `sub`. */
   subject: string;
   /** Every claim of the verified token. */
@@ -103,7 +110,10 @@ export interface UpstreamToken {
 
 /** Options for {@link TokenService.tokenForUrl}. */
 export interface TokenForUrlOptions {
-  /** Ignore and replace the cached token (after a 498/499 from upstream). */
+  /**
+   * Ignore and replace the cached token (after a 498/499 from upstream), unless it is younger than
+   * `arcgis.forcedRefreshFloorSeconds`.
+   */
   forceRefresh?: boolean;
   /** The token that upstream just refused; purged so no other request reuses it. */
   rejectedToken?: string;
@@ -128,7 +138,25 @@ export interface TokenService {
     url: URL,
     options?: TokenForUrlOptions,
   ): Promise<UpstreamToken>;
-  /** Starts the link flow; resolves to the ArcGIS authorize URL. */
+  /**
+   * What the proxy calls after upstream refused `rejectedToken` (498/499): a replacement token for `url`, or null
+   * when the refused token is younger than `arcgis.forcedRefreshFloorSeconds` (it is then kept, and the proxy
+   * answers without a retry). Per cache key, so one forged error body cannot mint a token per request.
+   */
+  replaceRejected(
+    identity: Identity,
+    profile: string,
+    url: URL,
+    rejectedToken: string,
+  ): Promise<UpstreamToken | null>;
+}
+
+/** Links IdP identities to ArcGIS named users for `user` profiles (implemented in `src/arcgis/`). */
+export interface LinkService {
+  /**
+   * Starts the link flow for the first `user` profile of `profiles`; resolves to the ArcGIS authorize URL.
+   * Rejects with `ERR_RATE_LIMITED` when the identity started too many links lately.
+   */
   startLink(
     identity: Identity,
     profiles: readonly string[],
@@ -138,8 +166,8 @@ export interface TokenService {
   linkCallback(query: URLSearchParams): Promise<string>;
   /** Commits a pending link for the same identity that started it. */
   completeLink(identity: Identity, linkId: string): Promise<{ userId: string }>;
-  /** Removes the identity's link and revokes its refresh token. */
-  unlink(identity: Identity, profiles: readonly string[]): Promise<{ unlinked: boolean }>;
+  /** Removes the identity's links under every `user` profile and revokes their refresh tokens. */
+  unlink(identity: Identity): Promise<{ unlinked: boolean }>;
 }
 
 /** Turns identities into the profiles they may use (implemented in `src/policy/`). */

@@ -10,16 +10,22 @@
  * @module
  */
 import { Hono } from "hono";
-import { type Broker, type BrokerConfigInput, createBroker, type LogFn, silentLog } from "../../mod.ts";
-import { createMemoryStore } from "../../src/store/memory_store.ts";
+import {
+  type Broker,
+  type BrokerConfigInput,
+  createBroker,
+  createMemoryStore,
+  type LogFn,
+  silentLog,
+} from "arcgis-token-broker";
 import {
   createFakeArcGIS,
   DEFAULT_ORG_ID,
   type ServedFakeArcGIS,
   serveFakeArcGIS,
-} from "../../src/testing/mod.ts";
-import type { FakeArcGIS, FakeUser } from "../../src/testing/mod.ts";
-import { type OidcIdp, type OidcIdpUser, startOidcIdp } from "../../src/testing/oidc_idp.ts";
+} from "arcgis-token-broker/testing";
+import type { FakeArcGIS, FakeUser } from "arcgis-token-broker/testing";
+import { type OidcIdp, type OidcIdpUser, startOidcIdp } from "arcgis-token-broker/testing-idp";
 import { buildBrowser } from "../../scripts/build_browser.ts";
 import type { PageConfig } from "../browser/page_common.ts";
 import { serveStaticFile } from "./static_files.ts";

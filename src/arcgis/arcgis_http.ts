@@ -11,6 +11,7 @@
  */
 import * as z from "zod/mini";
 import type { LogFn } from "../deps.ts";
+import { readCapped } from "../util/bytes.ts";
 import { type ArcGISErrorInfo, clipText, upstreamError } from "./_errors.ts";
 import { DEFAULT_RETRY_AFTER_SECONDS, MAX_ARCGIS_BODY_BYTES, MAX_RETRY_AFTER_SECONDS } from "./constants.ts";
 
@@ -78,27 +79,7 @@ async function _readCapped(response: Response, maxBytes: number): Promise<Uint8A
     await response.body?.cancel().catch(() => {});
     return null;
   }
-  if (response.body === null) return new Uint8Array(0);
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.byteLength;
-    if (total > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return null;
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return out;
+  return (await readCapped(response.body, maxBytes)) ?? null;
 }
 
 function _envelopeInfo(body: unknown, httpStatus: number): ArcGISErrorInfo | null {

@@ -1,7 +1,8 @@
 /**
- * ArcGIS credentials: the token service (credential modes, token cache, link flow, federated servers).
+ * ArcGIS credentials: the token service (credential modes, token cache, federated servers) and the link service.
  *
  * @module
  */
-export { type ArcGISTokenService, createTokenService, type TokenServiceOptions } from "./token_service.ts";
+export { type ArcGISServices, type ArcGISServicesOptions, createArcGISServices } from "./arcgis_services.ts";
+export { type ArcGISTokenService } from "./token_service.ts";
 export { type CachedToken } from "./token_cache.ts";

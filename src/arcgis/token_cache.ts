@@ -22,6 +22,7 @@ import type { KvStore } from "../store/kv_store.ts";
 import { getJsonEntry, putJson } from "../store/json_value.ts";
 import type { Sealer } from "../store/sealer.ts";
 import { DEFAULT_MEMORY_MAX_ENTRIES, KEY_NAMESPACES } from "../store/constants.ts";
+import { createLru, type Lru } from "../util/lru.ts";
 import { isUpstreamFailure, withRetryAfter } from "./_errors.ts";
 import { REFRESH_AHEAD_SAFETY_MARGINS } from "./constants.ts";
 
@@ -39,6 +40,8 @@ export interface CachedToken {
   referer?: string;
   /** True when `expires` was capped (rotation ahead): refreshing early would not give a longer token. */
   capped?: boolean;
+  /** When the broker obtained it, epoch ms (stamped by the cache on write; absent in older stored values). */
+  issuedAt?: number;
 }
 
 const _cachedTokenSchema = z.object({
@@ -49,6 +52,7 @@ const _cachedTokenSchema = z.object({
   userId: z.string(),
   referer: z.optional(z.string()),
   capped: z.optional(z.boolean()),
+  issuedAt: z.optional(z.number()),
 });
 
 const _negativeSchema = z.object({ code: z.string() });
@@ -69,6 +73,12 @@ export interface ObtainOptions {
   forceRefresh?: boolean;
   /** A token upstream refused: if it is the cached one, it is purged first. */
   rejectedToken?: string;
+  /**
+   * With `forceRefresh` or `rejectedToken`: a token to be replaced that the broker obtained less than this long
+   * ago is kept and returned instead (the forced-refresh floor: a forged 498 cannot mint a token per request).
+   * @default 0
+   */
+  refreshFloorMs?: number;
   /**
    * Reuse the cached token only while more than this is left (never less than the safety margin), unless it is
    * `capped`. Used when a token is needed to mint another one that should not be short-lived.
@@ -123,41 +133,6 @@ interface _Opened {
   expiresAt: number;
 }
 
-/** The sealed-text-keyed memo of opened tokens: a bounded LRU map by cache key. */
-class _OpenedTokens {
-  readonly #maxEntries: number;
-  // A Map iterates in insertion order: re-inserting on use keeps the least recently used entry first.
-  readonly #entries = new Map<string, _Opened>();
-
-  constructor(maxEntries: number) {
-    this.#maxEntries = maxEntries;
-  }
-
-  /** The token opened from exactly `sealed` under `key`, marking it recently used. */
-  get(key: string, sealed: string): _Opened | undefined {
-    const entry = this.#entries.get(key);
-    if (entry === undefined) return undefined;
-    this.#entries.delete(key);
-    if (entry.sealed !== sealed) return undefined;
-    this.#entries.set(key, entry);
-    return entry;
-  }
-
-  set(key: string, entry: _Opened): void {
-    if (this.#maxEntries === 0) return;
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
-    if (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
-  }
-
-  delete(key: string): void {
-    this.#entries.delete(key);
-  }
-}
-
 /** A store holding one value, so that `getJsonEntry` opens text already read. */
 function _oneValue(value: string): KvStore {
   const refuse = () => Promise.reject(new TypeError("Read-only"));
@@ -173,7 +148,8 @@ class SealedTokenCache implements TokenCache {
   readonly #negativeSeconds: number;
   readonly #log: LogFn;
   readonly #waitUntil: (promise: Promise<unknown>) => void;
-  readonly #opened: _OpenedTokens;
+  /** Opened tokens by cache key, each with the sealed text it came from. */
+  readonly #opened: Lru<string, _Opened>;
 
   constructor(options: TokenCacheOptions) {
     this.#store = options.store;
@@ -191,7 +167,7 @@ class SealedTokenCache implements TokenCache {
         `Invalid token cache option "openedMaxEntries": expected an integer of at least 0`,
       );
     }
-    this.#opened = new _OpenedTokens(openedMaxEntries);
+    this.#opened = createLru(openedMaxEntries);
   }
 
   async #read(key: string): Promise<CachedToken | null> {
@@ -202,7 +178,11 @@ class SealedTokenCache implements TokenCache {
         return null;
       }
       const nowMs = this.#now();
-      const known = this.#opened.get(key, stored);
+      let known = this.#opened.get(key);
+      if (known !== undefined && known.sealed !== stored) {
+        this.#opened.delete(key);
+        known = undefined;
+      }
       if (known !== undefined) {
         // The very text this cache opened before: the same plaintext, without opening it again. Only while the
         // stored expiry has not passed and more than the margin is left; after that, the normal path decides.
@@ -233,6 +213,13 @@ class SealedTokenCache implements TokenCache {
     if (token === null) return false;
     const remaining = token.expires - this.#now();
     return remaining > this.#marginMs && (remaining > minRemainingMs || token.capped === true);
+  }
+
+  /** True when `token` was obtained less than `floorMs` ago: too young to be replaced by force. */
+  #young(token: CachedToken, floorMs: number | undefined): boolean {
+    if (floorMs === undefined || floorMs <= 0 || token.issuedAt === undefined) return false;
+    const ageMs = this.#now() - token.issuedAt;
+    return ageMs >= 0 && ageMs < floorMs;
   }
 
   async peek(key: string): Promise<CachedToken | null> {
@@ -270,6 +257,11 @@ class SealedTokenCache implements TokenCache {
     } catch {
       this.#log({ level: "warn", msg: "Cannot write the negative cache" });
     }
+  }
+
+  /** `token` with the time the broker obtained it. */
+  #stamped(token: CachedToken): CachedToken {
+    return token.issuedAt === undefined ? { ...token, issuedAt: this.#now() } : token;
   }
 
   async #write(key: string, token: CachedToken): Promise<void> {
@@ -311,6 +303,7 @@ class SealedTokenCache implements TokenCache {
       }
       throw error;
     }
+    token = this.#stamped(token);
     await this.#write(key, token);
     return token;
   }
@@ -349,18 +342,22 @@ class SealedTokenCache implements TokenCache {
     const { flights, memo } = options;
     const minMs = Math.max(this.#marginMs, options.minRemainingMs ?? 0);
     const memoed = memo?.get(key) ?? null;
-    if (options.forceRefresh === true || options.rejectedToken !== undefined) {
+    const forced = options.forceRefresh === true || options.rejectedToken !== undefined;
+    if (forced) {
       if (memoed !== null) {
-        if (options.rejectedToken === undefined || memoed.token === options.rejectedToken) memo!.delete(key);
-        else if (this.#usable(memoed, minMs)) return memoed;
+        if (options.rejectedToken === undefined || memoed.token === options.rejectedToken) {
+          if (this.#young(memoed, options.refreshFloorMs)) return memoed;
+          memo!.delete(key);
+        } else if (this.#usable(memoed, minMs)) return memoed;
       }
     } else if (this.#usable(memoed, minMs)) {
       return memoed;
     }
-    if (options.forceRefresh === true || options.rejectedToken !== undefined) {
+    if (forced) {
       const cached = await this.#read(key);
       const refused = cached !== null &&
         (options.rejectedToken === undefined || cached.token === options.rejectedToken);
+      if (refused && this.#young(cached, options.refreshFloorMs)) return cached;
       if (refused) await this.#purgeToken(key);
       if (cached !== null && !refused && this.#usable(cached, minMs)) return cached;
       return await this.#flight(key, flights, fetcher, false, minMs);
@@ -381,7 +378,7 @@ class SealedTokenCache implements TokenCache {
   }
 
   async put(key: string, token: CachedToken): Promise<void> {
-    await this.#write(key, token);
+    await this.#write(key, this.#stamped(token));
   }
 
   async #purgeToken(key: string): Promise<void> {

@@ -2,7 +2,7 @@
  * The ArcGIS token service: turns a verified identity and the profiles the rules gave it into ArcGIS tokens, for
  * the browser (`credentials`, `browserToken`) and for the proxy (`tokenForUrl`).
  *
- * Modes: `user` (a linked named user, see `user_links.ts`), `app` (`client_credentials`), `account`
+ * Modes: `user` (a linked named user, see `link_service.ts` and `user_tokens.ts`), `app` (`client_credentials`), `account`
  * (`generateToken` with username and password, optionally referer-bound) and `apiKey` (a secret, never sent to a
  * browser). Shared identities (`app`, `account`) reach a browser only with `exposeToBrowser`, and then as a
  * separate short-lived token (`browserTokenMaxSeconds`); the proxy uses the longer-lived one.
@@ -22,9 +22,7 @@ import type {
 } from "../config/schema.ts";
 import type { Deps } from "../deps.ts";
 import { BrokerError } from "../errors.ts";
-import type { AtomicKvStore } from "../store/kv_store.ts";
-import { createSealer, parseKeyring, type Sealer } from "../store/sealer.ts";
-import { DEFAULT_MEMORY_MAX_ENTRIES, KEY_NAMESPACES } from "../store/constants.ts";
+import type { ProfileChoice } from "../policy/profile_choice.ts";
 import type {
   ArcGISCredential,
   CredentialsResponse,
@@ -34,37 +32,39 @@ import type {
   UpstreamToken,
 } from "../types.ts";
 import { failureFromEnvelope, upstreamError } from "./_errors.ts";
-import { createArcGISHttp } from "./arcgis_http.ts";
+import { profileSecret } from "./_secrets.ts";
 import { REFRESH_AHEAD_SAFETY_MARGINS } from "./constants.ts";
-import { createFederation, type Federation } from "./federation.ts";
-import { createLinkStore } from "./link_store.ts";
-import { type ApiResult, createPortalApi, type IssuedToken, type PortalApi } from "./portal_api.ts";
-import { type CachedToken, createTokenCache, type Flights, type TokenCache } from "./token_cache.ts";
-import { createUserLinks, type UserLinks } from "./user_links.ts";
-import { type ArcGISUrls, classifyTarget, createArcGISUrls, type ServerRoot } from "./urls.ts";
+import type { Federation } from "./federation.ts";
+import type { ApiResult, IssuedToken, PortalApi } from "./portal_api.ts";
+import type { CachedToken, Flights, TokenCache } from "./token_cache.ts";
+import type { TokenAudience, TokenKeys } from "./token_keys.ts";
+import type { UserTokens } from "./user_tokens.ts";
+import { type ArcGISUrls, classifyTarget, type ServerRoot } from "../config/arcgis_urls.ts";
 
-/** Options for {@link createTokenService}. */
-export interface TokenServiceOptions {
-  /** Secret values by environment-variable name (`resolveSecrets`). */
+/** What {@link createTokenService} works with (built once by `createArcGISServices`). */
+export interface TokenServiceParts {
+  /** The validated config. */
+  config: BrokerConfig;
+  /** Platform dependencies. */
+  deps: Deps;
+  /** Secret values by environment-variable name. */
   secrets: Secrets;
-  /** Seals stored values and derives cache keys. @default a sealer over the keyring in `sealing.keysEnv` */
-  sealer?: Sealer;
-  /**
-   * A strongly consistent store for single-use link `state`, pending links, links and the rotation lock (Deno KV,
-   * a Durable Object). @default `deps.store` (atomic only when that store is)
-   */
-  coordinator?: AtomicKvStore;
-  /**
-   * Let concurrent requests of this isolate share one in-flight ArcGIS call per cache key. Pass `false` on
-   * Workers, where a promise must not cross requests: calls then share in-flight work only within one call.
-   * @default true
-   */
-  shareInFlight?: boolean;
-  /**
-   * Derived cache keys remembered in isolate memory (HMAC-SHA256 is deterministic: the same fields always give the
-   * same key), so a warm request does not compute one; 0 disables. @default 10000
-   */
-  keyMemoMaxEntries?: number;
+  /** Let concurrent requests of this isolate share one in-flight ArcGIS call per cache key. */
+  shareInFlight: boolean;
+  /** Portal and server URLs. */
+  urls: ArcGISUrls;
+  /** Portal calls. */
+  api: PortalApi;
+  /** The token cache. */
+  cache: TokenCache;
+  /** Federation checks of servers. */
+  federation: Federation;
+  /** Cache keys. */
+  keys: TokenKeys;
+  /** Picks the profile of a browser request. */
+  choice: ProfileChoice;
+  /** Tokens of linked identities (`user` profiles). */
+  userTokens: UserTokens;
 }
 
 /** The token service, with maintenance helpers. */
@@ -73,7 +73,7 @@ export interface ArcGISTokenService extends TokenService {
   purge(identity: Identity, profile: string): Promise<void>;
 }
 
-type _Audience = "proxy" | "browser";
+type _Audience = TokenAudience;
 
 interface _Call {
   flights: Flights;
@@ -83,139 +83,40 @@ interface _Call {
 interface _Fetch {
   forceRefresh?: boolean;
   rejectedToken?: string;
+  refreshFloorMs?: number;
   minRemainingMs?: number;
-}
-
-function _profileSecret(secrets: Secrets, name: string): string {
-  const value = secrets[name];
-  if (typeof value !== "string" || value === "") {
-    throw new BrokerError("ERR_CONFIG_INVALID", `Missing secret: set the environment variable "${name}"`);
-  }
-  return value;
-}
-
-function _checkSecrets(config: BrokerConfig, secrets: Secrets): void {
-  for (const profile of Object.values(config.profiles)) {
-    if (profile.mode === "app") _profileSecret(secrets, profile.clientSecretEnv);
-    if (profile.mode === "account") _profileSecret(secrets, profile.passwordEnv);
-    if (profile.mode === "apiKey") _profileSecret(secrets, profile.apiKeyEnv);
-    if (profile.mode === "user" && profile.clientSecretEnv !== undefined) {
-      _profileSecret(secrets, profile.clientSecretEnv);
-    }
-  }
-}
-
-function _checkBrowserLifetimes(config: BrokerConfig): void {
-  for (const [name, profile] of Object.entries(config.profiles)) {
-    if ((profile.mode === "app" || profile.mode === "account") && profile.exposeToBrowser) {
-      const minSeconds = config.cache.safetyMarginSeconds * REFRESH_AHEAD_SAFETY_MARGINS;
-      if (profile.browserTokenMaxSeconds <= minSeconds) {
-        // Such a token would never be reusable from the cache: every request would mint a new one.
-        throw new BrokerError(
-          "ERR_CONFIG_INVALID",
-          `Invalid broker config: profiles.${name}.browserTokenMaxSeconds: expected more than ${minSeconds} ` +
-            "(twice cache.safetyMarginSeconds)",
-        );
-      }
-    }
-  }
-}
-
-/** An injective text for a list of fields: each one prefixed with its length. */
-function _lengthPrefixed(fields: readonly string[]): string {
-  let out = "";
-  for (const field of fields) out += `${field.length}:${field}`;
-  return out;
-}
-
-function _mayReachBrowser(profile: ProfileConfig): boolean {
-  if (profile.mode === "user") return true;
-  if (profile.mode === "apiKey") return false;
-  return profile.exposeToBrowser;
 }
 
 class ArcGISTokens implements ArcGISTokenService {
   readonly #config: BrokerConfig;
   readonly #deps: Deps;
   readonly #secrets: Secrets;
-  readonly #sealer: Sealer;
   readonly #urls: ArcGISUrls;
   readonly #api: PortalApi;
   readonly #cache: TokenCache;
   readonly #federation: Federation;
-  readonly #users: UserLinks;
+  readonly #keys: TokenKeys;
+  readonly #choice: ProfileChoice;
+  readonly #userTokens: UserTokens;
   readonly #shareInFlight: boolean;
   readonly #flights: Flights = new Map();
   readonly #refreshAheadMs: number;
-  /** Profile fingerprints by name (the config does not change for the life of the service). */
-  readonly #fingerprints = new Map<string, string>();
-  /** Derived cache keys by their length-prefixed fields, least recently used first. */
-  readonly #derivedKeys = new Map<string, string>();
-  readonly #keyMemoMaxEntries: number;
+  readonly #refreshFloorMs: number;
 
-  constructor(config: BrokerConfig, deps: Deps, options: TokenServiceOptions) {
-    this.#config = config;
-    this.#deps = deps;
-    this.#secrets = options.secrets;
-    _checkSecrets(config, options.secrets);
-    _checkBrowserLifetimes(config);
-    this.#sealer = options.sealer ??
-      createSealer(parseKeyring(options.secrets[config.sealing.keysEnv] ?? ""));
-    this.#shareInFlight = options.shareInFlight ?? true;
-    this.#keyMemoMaxEntries = options.keyMemoMaxEntries ?? DEFAULT_MEMORY_MAX_ENTRIES;
-    if (!Number.isSafeInteger(this.#keyMemoMaxEntries) || this.#keyMemoMaxEntries < 0) {
-      throw new BrokerError(
-        "ERR_CONFIG_INVALID",
-        `Invalid token service option "keyMemoMaxEntries": expected an integer of at least 0`,
-      );
-    }
-    this.#urls = createArcGISUrls(config.arcgis);
-    const http = createArcGISHttp({
-      fetch: deps.fetch,
-      timeoutMs: config.arcgis.fetchTimeoutMs,
-      log: deps.log,
-    });
-    this.#api = createPortalApi(http, this.#urls, deps.now);
-    this.#refreshAheadMs = config.cache.safetyMarginSeconds * 1000 * REFRESH_AHEAD_SAFETY_MARGINS;
-    this.#cache = createTokenCache({
-      store: deps.store,
-      sealer: this.#sealer,
-      now: deps.now,
-      safetyMarginSeconds: config.cache.safetyMarginSeconds,
-      negativeCacheSeconds: config.cache.negativeCacheSeconds,
-      log: deps.log,
-      waitUntil: deps.waitUntil,
-    });
-    this.#federation = createFederation({
-      urls: this.#urls,
-      api: this.#api,
-      ...(config.arcgis.orgId !== undefined ? { orgId: config.arcgis.orgId } : {}),
-      now: deps.now,
-      log: deps.log,
-    });
-    this.#users = createUserLinks({
-      config,
-      secrets: options.secrets,
-      urls: this.#urls,
-      api: this.#api,
-      links: createLinkStore({
-        store: deps.store,
-        ...(options.coordinator !== undefined ? { coordinator: options.coordinator } : {}),
-        sealer: this.#sealer,
-        now: deps.now,
-        log: deps.log,
-      }),
-      cache: this.#cache,
-      tokenKeys: (profile, identity) => this.#identityKeys(profile, identity, ["proxy"]),
-      now: deps.now,
-      log: deps.log,
-    });
-    if (this.#urls.isArcGISOnline && config.arcgis.orgId === undefined) {
-      deps.log({
-        level: "warn",
-        msg: "arcgis.orgId is not set: links are not checked against the organization",
-      });
-    }
+  constructor(parts: TokenServiceParts) {
+    this.#config = parts.config;
+    this.#deps = parts.deps;
+    this.#secrets = parts.secrets;
+    this.#shareInFlight = parts.shareInFlight;
+    this.#urls = parts.urls;
+    this.#api = parts.api;
+    this.#cache = parts.cache;
+    this.#federation = parts.federation;
+    this.#keys = parts.keys;
+    this.#choice = parts.choice;
+    this.#userTokens = parts.userTokens;
+    this.#refreshAheadMs = parts.config.cache.safetyMarginSeconds * 1000 * REFRESH_AHEAD_SAFETY_MARGINS;
+    this.#refreshFloorMs = parts.config.arcgis.forcedRefreshFloorSeconds * 1000;
   }
 
   #call(): _Call {
@@ -226,82 +127,9 @@ class ArcGISTokens implements ArcGISTokenService {
     return Object.hasOwn(this.#config.profiles, name) ? this.#config.profiles[name] : undefined;
   }
 
-  #browserProfile(profiles: readonly string[]): [string, ProfileConfig] {
-    for (const name of profiles) {
-      const profile = this.#profile(name);
-      if (profile !== undefined && _mayReachBrowser(profile)) return [name, profile];
-    }
-    throw new BrokerError(
-      "ERR_INSUFFICIENT_SCOPE",
-      "No credential profile for browsers applies to this identity",
-    );
-  }
-
-  #fingerprint(name: string, profile: ProfileConfig): string {
-    let fingerprint = this.#fingerprints.get(name);
-    if (fingerprint === undefined) {
-      fingerprint = `${this.#urls.sharingRest}\n${JSON.stringify(profile)}`;
-      this.#fingerprints.set(name, fingerprint);
-    }
-    return fingerprint;
-  }
-
-  /** The cache key; synchronously when it is remembered. */
-  #key(identity: Identity, name: string, audience: _Audience, target: string): string | Promise<string> {
-    const profile = this.#profile(name)!;
-    const user = profile.mode === "user";
-    // Every field but the fingerprint, which is a function of the profile name here.
-    const memoKey = user
-      ? _lengthPrefixed(["user", name, identity.issuer, identity.subject, target])
-      : _lengthPrefixed(["shared", name, audience, target]);
-    const known = this.#derivedKeys.get(memoKey);
-    if (known !== undefined) {
-      this.#derivedKeys.delete(memoKey);
-      this.#derivedKeys.set(memoKey, known);
-      return known;
-    }
-    return this.#deriveKey(memoKey, identity, name, profile, audience, target);
-  }
-
-  async #deriveKey(
-    memoKey: string,
-    identity: Identity,
-    name: string,
-    profile: ProfileConfig,
-    audience: _Audience,
-    target: string,
-  ): Promise<string> {
-    const user = profile.mode === "user";
-    const fingerprint = this.#fingerprint(name, profile);
-    const fields = user
-      ? ["user", name, fingerprint, identity.issuer, identity.subject, target]
-      : ["shared", name, fingerprint, audience, target];
-    const key = await this.#sealer.deriveCacheKey(KEY_NAMESPACES.token, fields);
-    if (this.#keyMemoMaxEntries > 0) {
-      this.#derivedKeys.delete(memoKey);
-      this.#derivedKeys.set(memoKey, key);
-      if (this.#derivedKeys.size > this.#keyMemoMaxEntries) {
-        const oldest = this.#derivedKeys.keys().next();
-        if (!oldest.done) this.#derivedKeys.delete(oldest.value);
-      }
-    }
-    return key;
-  }
-
-  async #identityKeys(name: string, identity: Identity, audiences: readonly _Audience[]): Promise<string[]> {
-    const keys: string[] = [];
-    for (const audience of audiences) {
-      keys.push(await this.#key(identity, name, audience, "portal"));
-      for (const server of this.#urls.servers) {
-        keys.push(await this.#key(identity, name, audience, server.root));
-      }
-    }
-    return keys;
-  }
-
   #apiKeyToken(name: string, profile: Extract<ProfileConfig, { mode: "apiKey" }>): CachedToken {
     return {
-      token: _profileSecret(this.#secrets, profile.apiKeyEnv),
+      token: profileSecret(this.#secrets, profile.apiKeyEnv),
       expires: this.#deps.now() + profile.assumedLifetimeSeconds * 1000,
       ssl: this.#urls.sharingRest.startsWith("https:"),
       userId: name,
@@ -322,7 +150,7 @@ class ArcGISTokens implements ArcGISTokenService {
     const issued = this.#issuedOrThrow(
       await this.#api.clientCredentials({
         clientId: profile.clientId,
-        clientSecret: _profileSecret(this.#secrets, profile.clientSecretEnv),
+        clientSecret: profileSecret(this.#secrets, profile.clientSecretEnv),
         expirationMinutes: browser
           ? Math.ceil(profile.browserTokenMaxSeconds / 60)
           : profile.expirationMinutes,
@@ -341,7 +169,7 @@ class ArcGISTokens implements ArcGISTokenService {
     const issued = this.#issuedOrThrow(
       await this.#api.generateToken({
         username: profile.username,
-        password: _profileSecret(this.#secrets, profile.passwordEnv),
+        password: profileSecret(this.#secrets, profile.passwordEnv),
         ...(profile.referer !== undefined ? { referer: profile.referer } : {}),
         expirationMinutes: browser
           ? Math.ceil(profile.browserTokenMaxSeconds / 60)
@@ -369,7 +197,7 @@ class ArcGISTokens implements ArcGISTokenService {
   ): Promise<CachedToken> {
     switch (profile.mode) {
       case "user":
-        return this.#users.fetchPortalToken(identity, name);
+        return this.#userTokens.fetchPortalToken(identity, name);
       case "app":
         return this.#fetchApp(name, profile, audience);
       case "account":
@@ -388,7 +216,7 @@ class ArcGISTokens implements ArcGISTokenService {
   ): Promise<CachedToken> {
     const profile = this.#profile(name)!;
     if (profile.mode === "apiKey") return this.#apiKeyToken(name, profile);
-    const key = await this.#key(identity, name, audience, "portal");
+    const key = await this.#keys.key(identity, name, audience, "portal");
     return await this.#cache.obtain(key, () => this.#fetchPortal(identity, name, profile, audience), {
       flights: call.flights,
       memo: call.memo,
@@ -411,7 +239,7 @@ class ArcGISTokens implements ArcGISTokenService {
       await this.#federation.ensure(server, portal);
       return portal;
     }
-    const key = await this.#key(identity, name, audience, server.root);
+    const key = await this.#keys.key(identity, name, audience, server.root);
     const fetcher = async (): Promise<CachedToken> => {
       // The server token never outlives the portal token it comes from: start from one that is not about to
       // be refreshed.
@@ -455,7 +283,7 @@ class ArcGISTokens implements ArcGISTokenService {
   }
 
   async credentials(identity: Identity, profiles: readonly string[]): Promise<CredentialsResponse> {
-    const [name] = this.#browserProfile(profiles);
+    const name = this.#choice.forBrowser(profiles);
     const call = this.#call();
     const portal = await this.#portalToken(identity, name, "browser", call);
     const servers = await Promise.all(
@@ -477,7 +305,7 @@ class ArcGISTokens implements ArcGISTokenService {
     profiles: readonly string[],
     resource?: string,
   ): Promise<ArcGISCredential> {
-    const [name] = this.#browserProfile(profiles);
+    const name = this.#choice.forBrowser(profiles);
     const call = this.#call();
     if (resource === undefined) {
       return this.#credential(
@@ -519,9 +347,11 @@ class ArcGISTokens implements ArcGISTokenService {
     if (target === undefined) {
       throw new BrokerError("ERR_TARGET_NOT_ALLOWED", "No ArcGIS token applies to the target");
     }
+    const forced = options.forceRefresh === true || options.rejectedToken !== undefined;
     const fetch: _Fetch = {
       ...(options.forceRefresh === true ? { forceRefresh: true } : {}),
       ...(options.rejectedToken !== undefined ? { rejectedToken: options.rejectedToken } : {}),
+      ...(forced ? { refreshFloorMs: this.#refreshFloorMs } : {}),
     };
     const call = this.#call();
     const token = target.kind === "server"
@@ -535,41 +365,30 @@ class ArcGISTokens implements ArcGISTokenService {
     };
   }
 
-  startLink(
+  async replaceRejected(
     identity: Identity,
-    profiles: readonly string[],
-    returnTo?: string,
-  ): Promise<{ authorizeUrl: string }> {
-    return this.#users.startLink(identity, profiles, returnTo);
-  }
-
-  linkCallback(query: URLSearchParams): Promise<string> {
-    return this.#users.linkCallback(query);
-  }
-
-  completeLink(identity: Identity, linkId: string): Promise<{ userId: string }> {
-    return this.#users.completeLink(identity, linkId);
-  }
-
-  unlink(identity: Identity, _profiles: readonly string[]): Promise<{ unlinked: boolean }> {
-    return this.#users.unlink(identity);
+    profile: string,
+    url: URL,
+    rejectedToken: string,
+  ): Promise<UpstreamToken | null> {
+    const token = await this.tokenForUrl(identity, profile, url, { forceRefresh: true, rejectedToken });
+    if (token.token !== rejectedToken) return token;
+    this.#deps.log({
+      level: "warn",
+      msg: "Upstream refused a token younger than arcgis.forcedRefreshFloorSeconds: not replaced",
+      profile,
+    });
+    return null;
   }
 
   async purge(identity: Identity, profile: string): Promise<void> {
     if (this.#profile(profile) === undefined) return;
-    const keys = await this.#identityKeys(profile, identity, ["proxy", "browser"]);
+    const keys = await this.#keys.identityKeys(profile, identity, ["proxy", "browser"]);
     await Promise.all(keys.map((key) => this.#cache.purge(key)));
   }
 }
 
-/**
- * Creates the {@link ArcGISTokenService}. Throws `ERR_CONFIG_INVALID` when a secret the profiles name is missing
- * or the sealing keyring is missing or invalid (there is no plaintext fallback).
- */
-export function createTokenService(
-  config: BrokerConfig,
-  deps: Deps,
-  options: TokenServiceOptions,
-): ArcGISTokenService {
-  return new ArcGISTokens(config, deps, options);
+/** Creates the {@link ArcGISTokenService} over parts built by `createArcGISServices`. */
+export function createTokenService(parts: TokenServiceParts): ArcGISTokenService {
+  return new ArcGISTokens(parts);
 }

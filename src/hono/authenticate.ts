@@ -43,6 +43,8 @@ export function bearerTokenOf(header: string | undefined | null): string {
 export interface AuthenticateOptions {
   /** The log hook for refused tokens (no token content is logged). */
   log?: LogFn;
+  /** Put the refusal reason code in `error_description` (config `errors.exposeReasons`). @default false */
+  exposeReasons?: boolean;
 }
 
 /** Builds the middleware over a verifier. */
@@ -50,7 +52,7 @@ export function createAuthenticate(
   verifier: TokenVerifier,
   options: AuthenticateOptions = {},
 ): MiddlewareHandler<BrokerEnv> {
-  const log = options.log;
+  const { log, exposeReasons = false } = options;
   return async function authenticate(c, next) {
     let identity: Identity;
     try {
@@ -58,7 +60,7 @@ export function createAuthenticate(
       const token = bearerTokenOf(headers.get("authorization"));
       identity = await verifier.verify(token);
     } catch (error) {
-      return errorResponse(error, { log });
+      return errorResponse(error, { log, exposeReasons });
     }
     c.set("identity", identity);
     await next();

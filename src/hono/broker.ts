@@ -8,13 +8,13 @@ import type { Hono, MiddlewareHandler } from "hono";
 import type { BrokerConfig, BrokerConfigInput } from "../config/schema.ts";
 import { ConfigError, configFromEnv, parseConfig, resolveSecrets, type Secrets } from "../config/load.ts";
 import { type Deps, silentLog } from "../deps.ts";
-import type { Identity, Policy, TokenService, TokenVerifier } from "../types.ts";
+import type { Identity, LinkService, Policy, TokenService, TokenVerifier } from "../types.ts";
 import type { AtomicKvStore } from "../store/kv_store.ts";
 import { createMemoryStore } from "../store/memory_store.ts";
 import { createSealer, parseKeyring } from "../store/sealer.ts";
 import { createTokenVerifier } from "../idp/mod.ts";
 import { createPolicy } from "../policy/mod.ts";
-import { createTokenService } from "../arcgis/mod.ts";
+import { createArcGISServices } from "../arcgis/mod.ts";
 import { createProxyHandler } from "../proxy/mod.ts";
 import { type BrokerEnv, createAuthenticate } from "./authenticate.ts";
 import { createRoutes } from "./routes.ts";
@@ -53,6 +53,8 @@ export interface Broker {
   readonly verifier: TokenVerifier;
   /** The ArcGIS token service (for non-Hono callers). */
   readonly tokens: TokenService;
+  /** The link service of `user` profiles (for non-Hono callers). */
+  readonly links: LinkService;
   /** The claims → profiles policy. */
   readonly policy: Policy;
 }
@@ -60,6 +62,31 @@ export interface Broker {
 /**
  * Builds a broker from a config object (validated here; throws `ConfigError` naming each bad field) and the
  * platform's dependencies. Nothing is fetched until the first request.
+ *
+ * @param config The broker config (JSON-shaped input, or an already parsed config).
+ * @param options The secret values the config names and the platform dependencies (store, fetch, clock, log,
+ * `waitUntil`); every dependency has a default.
+ * @returns The broker: `routes()` to mount, `authenticate()` middleware, and its services.
+ * @throws {ConfigError} When the config is invalid, a secret it names is missing, or the sealing keyring is
+ * malformed; the message names fields and variables, never values.
+ *
+ * @example Mount the routes and protect an app route
+ * ```ts
+ * import { Hono } from "hono";
+ * import { type BrokerEnv, createBroker } from "arcgis-token-broker";
+ *
+ * const broker = createBroker({
+ *   issuers: [{ issuer: "https://idp.example.com", audience: "arcgis-broker" }],
+ *   arcgis: { portalUrl: "https://myorg.maps.arcgis.com/sharing/rest" },
+ *   profiles: { viewer: { mode: "app", clientId: "def", clientSecretEnv: "ARCGIS_APP_SECRET" } },
+ *   rules: [{ profile: "viewer" }],
+ *   sealing: { keysEnv: "BROKER_SEALING_KEYS" },
+ * }, { secrets: { ARCGIS_APP_SECRET: "…", BROKER_SEALING_KEYS: "k1:…" } });
+ *
+ * const app = new Hono<BrokerEnv>();
+ * app.route("/arcgis", broker.routes());
+ * app.get("/api/me", broker.authenticate(), (c) => c.json(c.var.identity));
+ * ```
  */
 export function createBroker(config: BrokerConfigInput | BrokerConfig, options: BrokerOptions = {}): Broker {
   const parsed = parseConfig(config);
@@ -82,9 +109,10 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     maxTokenBytes: parsed.validation.maxTokenBytes,
     memoMaxEntries: parsed.validation.memoMaxEntries,
     shareInFlight,
+    secrets,
   });
   const policy = createPolicy(parsed);
-  const tokens = createTokenService(parsed, deps, {
+  const { tokens, links } = createArcGISServices(parsed, deps, {
     secrets,
     sealer,
     coordinator: options.coordinator,
@@ -100,11 +128,12 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     },
   );
   let routes: Hono<BrokerEnv> | undefined;
-  const authenticate = createAuthenticate(verifier, { log });
+  const authenticate = createAuthenticate(verifier, { log, exposeReasons: parsed.errors.exposeReasons });
   return {
     config: parsed,
     verifier,
     tokens,
+    links,
     policy,
     authenticate: () => authenticate,
     routes: () =>
@@ -112,11 +141,13 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
         verifier,
         policy,
         tokens,
+        links,
         proxy: (request, context) => proxy.handle(request, context),
         store: deps.store,
         cors: parsed.cors,
         mountPath: parsed.mountPath,
         log,
+        exposeReasons: parsed.errors.exposeReasons,
         now,
         session: {
           sessions: createSessionStore({ sealer, store: deps.store, now, log }),
@@ -151,7 +182,11 @@ export interface BrokerCache {
   get(env: Readonly<Record<string, unknown>>, options?: BrokerFromEnvOptions): Broker;
 }
 
-/** Creates a {@link BrokerCache}. Hosts usually use {@link brokerFromEnv}, which shares one per isolate. */
+/**
+ * Creates a {@link BrokerCache}. Hosts usually use {@link brokerFromEnv}, which shares one per isolate.
+ *
+ * @returns An empty cache; its `get(env)` throws `ConfigError` like {@link brokerFromEnv}.
+ */
 export function createBrokerCache(): BrokerCache {
   let cached: CachedBroker | undefined;
   return {
@@ -197,6 +232,22 @@ const isolateCache = createBrokerCache();
  * The broker for a Workers `env` (or `Deno.env.toObject()`): built once per isolate from `BROKER_CONFIG` and the
  * secrets it names, reused while they are unchanged, so caches survive across requests. Fails closed with a
  * `ConfigError` when `BROKER_CONFIG` is missing or invalid.
+ *
+ * @param env The environment record: `BROKER_CONFIG` (JSON text or an object) and the secrets it names.
+ * @param options Platform dependencies, as for {@link createBroker} (the secrets come from `env`).
+ * @returns The isolate's broker for this config.
+ * @throws {ConfigError} When `BROKER_CONFIG` is missing or invalid, a secret it names is missing, or the rate
+ * limit binding it names is absent.
+ *
+ * @example A Deno server from the environment
+ * ```ts
+ * import { Hono } from "hono";
+ * import { brokerFromEnv } from "arcgis-token-broker";
+ *
+ * const broker = brokerFromEnv(Deno.env.toObject());
+ * const app = new Hono().route(broker.config.mountPath, broker.routes());
+ * Deno.serve({ port: 8000 }, app.fetch);
+ * ```
  */
 export function brokerFromEnv(
   env: Readonly<Record<string, unknown>>,

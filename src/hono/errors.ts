@@ -68,6 +68,7 @@ const BEARER_MAPPINGS: Record<BrokerErrorCode, Mapping> = {
   },
   ERR_TARGET_NOT_ALLOWED: { status: 403, error: "forbidden", description: "The target is not allowed" },
   ERR_TARGET_MALFORMED: { status: 400, error: "invalid_request", description: "The target URL is malformed" },
+  ERR_TARGET_TOO_LONG: { status: 414, error: "uri_too_long", description: "The target URL is too long" },
   ERR_METHOD_NOT_ALLOWED: { status: 405, error: "method_not_allowed", description: "Method not allowed" },
   ERR_BODY_TOO_LARGE: {
     status: 413,
@@ -117,7 +118,7 @@ export function jsonHeaders(extra: Record<string, string> = {}): Headers {
 /** Turns any thrown value into the answer for it; unknown errors become a generic 500 and are logged. */
 export function errorResponse(
   error: unknown,
-  options: { dialect?: ErrorDialect; log?: LogFn } = {},
+  options: { dialect?: ErrorDialect; log?: LogFn; exposeReasons?: boolean } = {},
 ): Response {
   if (!isBrokerError(error)) {
     options.log?.({
@@ -133,21 +134,25 @@ export function errorResponse(
   const mapping = (options.dialect === "token-endpoint" ? TOKEN_ENDPOINT_OVERRIDES[error.code] : undefined) ??
     BEARER_MAPPINGS[error.code];
   logBrokerError(error, mapping.status, options.log);
+  // The reason code is stable and secret-free; it reaches the client only when the operator switched that on.
+  const description = options.exposeReasons === true && error.reason !== undefined
+    ? `${mapping.description} (reason: ${error.reason})`
+    : mapping.description;
   const headers = jsonHeaders();
   if (options.dialect !== "token-endpoint" && mapping.bearer !== undefined) {
     headers.set(
       "www-authenticate",
       mapping.bearer === null
         ? `Bearer realm="${REALM}"`
-        : `Bearer realm="${REALM}", error="${mapping.bearer}", error_description="${mapping.description}"`,
+        : `Bearer realm="${REALM}", error="${mapping.bearer}", error_description="${description}"`,
     );
   }
   if (error.retryAfterSeconds !== undefined) {
     headers.set("retry-after", String(Math.max(1, Math.ceil(error.retryAfterSeconds))));
   }
   const body: Record<string, string> = mapping.bearer === null && options.dialect !== "token-endpoint"
-    ? { error_description: mapping.description }
-    : { error: mapping.error, error_description: mapping.description };
+    ? { error_description: description }
+    : { error: mapping.error, error_description: description };
   for (const [key, value] of Object.entries(error.details ?? {})) {
     if (!(key in body)) body[key] = value;
   }
@@ -164,6 +169,7 @@ function logBrokerError(error: BrokerError, status: number, log: LogFn | undefin
     msg: error.message,
     code: error.code,
     status,
+    ...(error.reason === undefined ? {} : { reason: error.reason }),
     ...(cause instanceof Error ? { cause: cause.name } : {}),
   });
 }

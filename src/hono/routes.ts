@@ -7,8 +7,9 @@
 import { Hono } from "hono";
 import type { Handler, MiddlewareHandler } from "hono";
 import { BrokerError } from "../errors.ts";
+import { readCapped } from "../util/bytes.ts";
 import type { LogFn } from "../deps.ts";
-import type { Identity, JwksHealth, Policy, TokenService, TokenVerifier } from "../types.ts";
+import type { Identity, JwksHealth, LinkService, Policy, TokenService, TokenVerifier } from "../types.ts";
 import type { KvStore } from "../store/kv_store.ts";
 import { type BrokerEnv, createAuthenticate } from "./authenticate.ts";
 import { corsMiddleware, type CorsOptions } from "./cors.ts";
@@ -29,16 +30,20 @@ export interface RoutesParts {
   policy: Policy;
   /** ArcGIS tokens. */
   tokens: TokenService;
+  /** The link flow of `user` profiles. */
+  links: LinkService;
   /** The proxy. */
   proxy: ProxyHandle;
   /** The shared store, probed by `/health/details`. */
   store: KvStore;
   /** CORS settings. */
   cors: CorsOptions;
-  /** Where the host mounts the routes (for the `link` hint in `link_required` answers). */
+  /** Where the host mounts the routes (the RFC 8414 issuer is the mount URL). */
   mountPath: string;
   /** Log hook. */
   log: LogFn;
+  /** Put refusal reason codes in `error_description` (config `errors.exposeReasons`). @default false */
+  exposeReasons?: boolean;
   /** Current time, epoch ms. */
   now: () => number;
   /** The session cookie and back-channel logout routes; without them the proxy takes the bearer only. */
@@ -53,26 +58,16 @@ const MAX_JSON_BYTES = 4 * 1024;
 
 /** Builds the sub-app. */
 export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
-  const { verifier, policy, tokens, log } = parts;
+  const { verifier, policy, tokens, links, log } = parts;
+  const exposeReasons = parts.exposeReasons ?? false;
   const app = new Hono<BrokerEnv>();
-  const authenticate = createAuthenticate(verifier, { log });
-  const linkHint = `${parts.mountPath.replace(/\/$/, "")}/link`;
-
+  const authenticate = createAuthenticate(verifier, { log, exposeReasons });
   const profilesOf = (identity: Identity): readonly string[] => {
     const profiles = policy.profilesFor(identity);
-    if (profiles.length === 0) throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No rule admits the identity");
-    return profiles;
-  };
-  const withLinkHint = (error: unknown): unknown => {
-    if (
-      error instanceof BrokerError && error.code === "ERR_LINK_REQUIRED" && error.details?.link === undefined
-    ) {
-      return new BrokerError("ERR_LINK_REQUIRED", error.message, {
-        cause: error,
-        details: { ...error.details, link: linkHint },
-      });
+    if (profiles.length === 0) {
+      throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No rule admits the identity", { reason: "no_rule" });
     }
-    return error;
+    return profiles;
   };
   const json = (body: unknown, status = 200): Response =>
     new Response(JSON.stringify(body), { status, headers: jsonHeaders() });
@@ -86,7 +81,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       try {
         return await handler(c, next);
       } catch (error) {
-        return errorResponse(error, { log });
+        return errorResponse(error, { log, exposeReasons });
       }
     };
 
@@ -118,7 +113,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       const identity = c.get("identity");
       return json(await tokens.credentials(identity, profilesOf(identity)));
     } catch (error) {
-      return errorResponse(withLinkHint(error), { log });
+      return errorResponse(error, { log, exposeReasons });
     }
   });
 
@@ -166,7 +161,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
         { status: 200, headers: jsonHeaders({ pragma: "no-cache" }) },
       );
     } catch (error) {
-      return errorResponse(withLinkHint(error), { dialect: "token-endpoint", log });
+      return errorResponse(error, { dialect: "token-endpoint", log, exposeReasons });
     }
   });
 
@@ -178,9 +173,9 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
         throw new BrokerError("ERR_INVALID_REQUEST", "Expected returnTo to be a string");
       }
       const identity = c.get("identity");
-      return json(await tokens.startLink(identity, profilesOf(identity), returnTo));
+      return json(await links.startLink(identity, profilesOf(identity), returnTo));
     } catch (error) {
-      return errorResponse(error, { log });
+      return errorResponse(error, { log, exposeReasons });
     }
   });
 
@@ -188,7 +183,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
     "/link/callback",
     guarded(async (c) => {
       const query = new URL(c.req.url).searchParams;
-      const location = await tokens.linkCallback(query);
+      const location = await links.linkCallback(query);
       return new Response(null, {
         status: 303,
         headers: { location, "cache-control": "no-store", "referrer-policy": "no-referrer" },
@@ -205,7 +200,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       if (typeof linkId !== "string" || linkId === "") {
         throw new BrokerError("ERR_INVALID_REQUEST", "Expected a linkId");
       }
-      const result = await tokens.completeLink(c.get("identity"), linkId);
+      const result = await links.completeLink(c.get("identity"), linkId);
       return json({ linked: true, userId: result.userId });
     }),
   );
@@ -215,7 +210,8 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
     authenticate,
     guarded(async (c) => {
       const identity = c.get("identity");
-      return json(await tokens.unlink(identity, profilesOf(identity)));
+      profilesOf(identity);
+      return json(await links.unlink(identity));
     }),
   );
 
@@ -224,7 +220,7 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
       const identity = c.get("identity");
       return await parts.proxy(c.req.raw, { identity, profiles: profilesOf(identity) });
     } catch (error) {
-      return errorResponse(error, { log });
+      return errorResponse(error, { log, exposeReasons });
     }
   };
   const session: SessionRoutesParts | undefined = parts.session === undefined
@@ -245,26 +241,8 @@ function single(form: URLSearchParams, name: string): string | undefined {
 async function readLimited(request: Request, limit: number): Promise<string> {
   const declared = Number(request.headers.get("content-length") ?? "0");
   if (declared > limit) throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
-  if (request.body === null) return "";
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel();
-      throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
-    }
-    chunks.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  const bytes = await readCapped(request.body, limit);
+  if (bytes === undefined) throw new BrokerError("ERR_BODY_TOO_LARGE", "Request body too large");
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {

@@ -4,7 +4,8 @@
  *
  * @module
  */
-import { isLoopbackUrl } from "../config/schema.ts";
+import { isLoopbackUrl } from "../util/loopback.ts";
+import { readCapped } from "../util/bytes.ts";
 
 /** Options for {@link fetchJson}. */
 export interface FetchJsonOptions {
@@ -16,6 +17,8 @@ export interface FetchJsonOptions {
   allowInsecureLoopback: boolean;
   /** What is fetched, for messages (`discovery`, `JWKS`). */
   what: string;
+  /** POST this form instead of a GET (RFC 7662 introspection), with these extra headers. */
+  form?: { body: URLSearchParams; headers?: Record<string, string> };
 }
 
 /** An IdP document could not be fetched; the message names the reason, never a secret. */
@@ -48,39 +51,20 @@ async function _readCapped(
     await response.body?.cancel().catch(() => {});
     throw new IdpFetchError(`Body larger than ${maxBodyBytes} bytes`);
   }
-  if (response.body === null) return new Uint8Array(0);
-  const reader = response.body.getReader();
-  const onAbort = () => void reader.cancel().catch(() => {});
-  signal.addEventListener("abort", onAbort, { once: true });
-  const chunks: Uint8Array[] = [];
-  let total = 0;
+  let body: Uint8Array | undefined;
   try {
-    while (true) {
-      const { done, value } = await reader.read();
-      if (signal.aborted) throw new IdpFetchError("Timed out reading the body");
-      if (done) break;
-      total += value.byteLength;
-      if (total > maxBodyBytes) {
-        await reader.cancel().catch(() => {});
-        throw new IdpFetchError(`Body larger than ${maxBodyBytes} bytes`);
-      }
-      chunks.push(value);
-    }
-  } finally {
-    signal.removeEventListener("abort", onAbort);
+    body = await readCapped(response.body, maxBodyBytes, { signal });
+  } catch (error) {
+    if (signal.aborted) throw new IdpFetchError("Timed out reading the body");
+    throw error;
   }
-  const body = new Uint8Array(total);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
+  if (body === undefined) throw new IdpFetchError(`Body larger than ${maxBodyBytes} bytes`);
   return body;
 }
 
 const _utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** GETs `url` and parses its body as JSON (still `unknown`: the caller's schema decides). */
+/** GETs `url` (or POSTs `options.form`) and parses its body as JSON (still `unknown`: the caller's schema decides). */
 export async function fetchJson(
   fetchFn: typeof fetch,
   url: string,
@@ -96,11 +80,17 @@ export async function fetchJson(
   try {
     let response: Response;
     try {
+      const form = options.form;
       response = await fetchFn(target.href, {
-        method: "GET",
+        method: form === undefined ? "GET" : "POST",
         redirect: "manual",
         signal: controller.signal,
-        headers: { accept: "application/json" },
+        headers: form === undefined ? { accept: "application/json" } : {
+          accept: "application/json",
+          "content-type": "application/x-www-form-urlencoded",
+          ...form.headers,
+        },
+        ...(form === undefined ? {} : { body: form.body.toString() }),
       });
     } catch (error) {
       const reason = controller.signal.aborted ? `timed out after ${timeoutMs} ms` : "network error";

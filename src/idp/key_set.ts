@@ -15,7 +15,7 @@
  */
 import { importJWK } from "jose";
 import { keyTypeOf } from "../config/schema.ts";
-import { decodeBase64url } from "./_base64url.ts";
+import { decodeBase64url } from "../util/bytes.ts";
 import { bytesToBigInt, ecCoordinateBytes, isOnCurve } from "./_ec_curves.ts";
 import { hasRocaFingerprint } from "./_roca.ts";
 import {

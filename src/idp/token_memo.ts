@@ -9,6 +9,7 @@
 import type { Identity } from "../types.ts";
 import type { ClaimsPolicy, TokenTimes } from "./claims.ts";
 import type { VerificationKey } from "./key_set.ts";
+import { createLru } from "../util/lru.ts";
 
 /** One verified token. */
 export interface MemoEntry {
@@ -36,44 +37,7 @@ export interface TokenMemo {
   readonly size: number;
 }
 
-class LruTokenMemo implements TokenMemo {
-  readonly #maxEntries: number;
-  // A Map iterates in insertion order: re-inserting on use keeps the least recently used entry first.
-  readonly #entries = new Map<string, MemoEntry>();
-
-  constructor(maxEntries: number) {
-    this.#maxEntries = maxEntries;
-  }
-
-  get size(): number {
-    return this.#entries.size;
-  }
-
-  get(token: string): MemoEntry | undefined {
-    const entry = this.#entries.get(token);
-    if (entry !== undefined) {
-      this.#entries.delete(token);
-      this.#entries.set(token, entry);
-    }
-    return entry;
-  }
-
-  set(token: string, entry: MemoEntry): void {
-    if (this.#maxEntries === 0) return;
-    this.#entries.delete(token);
-    this.#entries.set(token, entry);
-    if (this.#entries.size > this.#maxEntries) {
-      const oldest = this.#entries.keys().next();
-      if (!oldest.done) this.#entries.delete(oldest.value);
-    }
-  }
-
-  delete(token: string): void {
-    this.#entries.delete(token);
-  }
-}
-
 /** Creates a memo holding at most `maxEntries` tokens (0 disables it). */
 export function createTokenMemo(maxEntries: number): TokenMemo {
-  return new LruTokenMemo(maxEntries);
+  return createLru<string, MemoEntry>(maxEntries);
 }

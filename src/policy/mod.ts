@@ -1,6 +1,7 @@
 /**
- * Rules: claims → credential profiles.
+ * Rules: claims → credential profiles, and which granted profile serves a request.
  *
  * @module
  */
 export { createPolicy } from "./policy.ts";
+export { createProfileChoice, mayReachBrowser, type ProfileChoice } from "./profile_choice.ts";

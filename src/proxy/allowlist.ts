@@ -8,7 +8,7 @@
  *
  * @module
  */
-import type { ProxyEntryConfig } from "../config/schema.ts";
+import type { ProxyEntryConfig } from "../config/types.ts";
 
 /** Matches target URLs against the configured entries. */
 export interface Allowlist {

@@ -10,6 +10,7 @@
  *
  * @module
  */
+import { concatBytes, indexOfBytes } from "../util/bytes.ts";
 import { AUTH_ERROR_PEEK_BYTES } from "./constants.ts";
 
 /** Options for {@link peekAuthError}. */
@@ -55,16 +56,6 @@ function _firstSignificant(chunks: Uint8Array[]): number {
   return -1;
 }
 
-function _concat(chunks: Uint8Array[], length: number): Uint8Array {
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, offset);
-    offset += chunk.length;
-  }
-  return out;
-}
-
 /** A stream that yields `head` and then whatever `reader` still has, one read per pull. */
 export function replayStream(
   head: readonly Uint8Array[],
@@ -97,16 +88,7 @@ const _ERROR = [0x65, 0x72, 0x72, 0x6f, 0x72]; // "error"
 const _ESCAPE = [0x5c, 0x75]; // "\\u"
 
 function _contains(bytes: Uint8Array, needle: readonly number[]): boolean {
-  for (
-    let i = bytes.indexOf(needle[0]);
-    i >= 0 && i <= bytes.length - needle.length;
-    i = bytes.indexOf(needle[0], i + 1)
-  ) {
-    let j = 1;
-    while (j < needle.length && bytes[i + j] === needle[j]) j++;
-    if (j === needle.length) return true;
-  }
-  return false;
+  return indexOfBytes(bytes, needle) >= 0;
 }
 
 /**
@@ -140,7 +122,7 @@ export async function peekAuthError(
     const result = await reader.read();
     if (result.done) {
       reader.releaseLock();
-      const complete = chunks.length === 1 ? chunks[0] : _concat(chunks, length);
+      const complete = chunks.length === 1 ? chunks[0] : concatBytes(chunks);
       const peeked: PeekedBody = {
         complete,
         stream: replayStream(length === 0 ? [] : [complete], undefined),

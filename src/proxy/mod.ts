@@ -23,6 +23,21 @@ export {
 export { type Allowlist, createAllowlist } from "./allowlist.ts";
 export { isDeniedPath } from "./deny_list.ts";
 export { isEditOperationPath } from "./edit_operations.ts";
+export { type ResolvedTarget, resolveTarget } from "./resolve_target.ts";
+export { checkRequestPolicy, type PolicyDecision } from "./request_policy.ts";
+export { isReplayable, readRequestBody, type RequestBody, upstreamBody } from "./request_body.ts";
+export {
+  createUpstreamExchange,
+  createUpstreamForwarder,
+  type ForwardResult,
+  type TokenPlacement,
+  tokenPlacement,
+  type UpstreamAnswer,
+  type UpstreamCall,
+  type UpstreamExchange,
+  type UpstreamForwarder,
+} from "./upstream_exchange.ts";
+export { type AnswerOptions, answerUpstream } from "./upstream_answer.ts";
 export { filterFormBytes, filterQueryString, FormFilter, type FormFilterOptions } from "./form_filter.ts";
 export {
   checkMultipartBoundary,

@@ -10,6 +10,7 @@
  * @module
  */
 import { BrokerError } from "../errors.ts";
+import { concatBytes, indexOfBytes } from "../util/bytes.ts";
 import { FORM_F_VALUE_MAX_BYTES, MULTIPART_HEADER_MAX_BYTES } from "./constants.ts";
 
 /** One part seen by the scanner. Offsets are absolute positions in the body. */
@@ -46,26 +47,6 @@ function _malformed(): BrokerError {
 
 function _refused(): BrokerError {
   return new BrokerError("ERR_TARGET_NOT_ALLOWED", "Proxy request not allowed");
-}
-
-/** First index of `needle` in `hay` at or after `from`, or -1. */
-function _indexOf(hay: Uint8Array, needle: Uint8Array, from: number): number {
-  const first = needle[0];
-  const last = hay.length - needle.length;
-  for (let i = hay.indexOf(first, from); i >= 0 && i <= last; i = hay.indexOf(first, i + 1)) {
-    let j = 1;
-    while (j < needle.length && hay[i + j] === needle[j]) j++;
-    if (j === needle.length) return i;
-  }
-  return -1;
-}
-
-function _concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  if (a.length === 0) return b;
-  const joined = new Uint8Array(a.length + b.length);
-  joined.set(a);
-  joined.set(b, a.length);
-  return joined;
 }
 
 /** The `name` of a part from its raw header block; throws on anything but a plain `form-data` disposition. */
@@ -124,7 +105,7 @@ export class MultipartScanner {
 
   /** Scans one chunk. Throws a `BrokerError` on a refused or malformed body. */
   push(chunk: Uint8Array): void {
-    this.#buf = _concat(this.#buf, chunk);
+    this.#buf = this.#buf.length === 0 ? chunk : concatBytes([this.#buf, chunk]);
     while (this.#step()) {
       // each step consumes input or changes state
     }
@@ -149,7 +130,7 @@ export class MultipartScanner {
         return false;
       case "preamble":
       case "body": {
-        const index = _indexOf(buf, this.#delimiter, 0);
+        const index = indexOfBytes(buf, this.#delimiter, 0);
         const bodyBytes = index < 0 ? Math.max(0, buf.length - (this.#delimiter.length - 1)) : index;
         if (this.#fValue !== undefined && this.#fValue.length <= FORM_F_VALUE_MAX_BYTES) {
           this.#fValue.push(...buf.subarray(0, Math.min(bodyBytes, FORM_F_VALUE_MAX_BYTES + 1)));
@@ -181,7 +162,7 @@ export class MultipartScanner {
       }
       case "headers": {
         if (buf.length >= 2 && buf[0] === CR && buf[1] === LF) throw _malformed(); // a part without a name
-        const end = _indexOf(buf, Uint8Array.of(CR, LF, CR, LF), 0);
+        const end = indexOfBytes(buf, Uint8Array.of(CR, LF, CR, LF), 0);
         if (end < 0) {
           if (buf.length > this.#maxHeaderBytes) throw _malformed();
           return false;
@@ -233,13 +214,5 @@ export function stripMultipartTokenParts(body: Uint8Array, boundary: string): Ui
     position = end;
   }
   kept.push(body.subarray(position));
-  let length = 0;
-  for (const part of kept) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of kept) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
+  return concatBytes(kept);
 }

@@ -65,6 +65,8 @@ export const KEY_NAMESPACES = {
   token: "token",
   /** Single-use `state` of a link flow (PKCE verifier, issuer, subject), sealed. */
   linkState: "link-state",
+  /** Per identity: recent link starts and outstanding link `state`s (rate limit and cap), sealed. */
+  linkStarts: "link-starts",
   /** A pending link between the callback and `link/complete`, sealed, 5 minutes. */
   pendingLink: "pending-link",
   /** A committed link: the ArcGIS refresh token of one IdP identity, sealed. */

@@ -12,7 +12,7 @@
 import { KEY_NAMESPACE_PATTERN, MIN_KEY_DERIVER_SECRET_BYTES } from "./constants.ts";
 import { BrokerError } from "../errors.ts";
 import { KEY_PREFIX } from "./kv_store.ts";
-import { encodeBase64Url } from "./_base64.ts";
+import { encodeBase64url } from "../util/bytes.ts";
 
 /** Derives store keys under a secret. */
 export interface KeyDeriver {
@@ -63,7 +63,7 @@ class HmacKeyDeriver implements KeyDeriver {
     _checkNamespace(namespace);
     const data = _lengthPrefixed(namespace, fields);
     const mac = await crypto.subtle.sign("HMAC", await this.#key, data);
-    return `${KEY_PREFIX}${namespace}:${encodeBase64Url(new Uint8Array(mac))}`;
+    return `${KEY_PREFIX}${namespace}:${encodeBase64url(new Uint8Array(mac))}`;
   }
 }
 
@@ -102,5 +102,5 @@ export function createKeyDeriver(secret: CryptoKey | Uint8Array): KeyDeriver {
 export async function digestKey(namespace: string, fields: readonly string[]): Promise<string> {
   _checkNamespace(namespace);
   const digest = await crypto.subtle.digest("SHA-256", _lengthPrefixed(namespace, fields));
-  return `${KEY_PREFIX}${namespace}:${encodeBase64Url(new Uint8Array(digest))}`;
+  return `${KEY_PREFIX}${namespace}:${encodeBase64url(new Uint8Array(digest))}`;
 }

@@ -23,7 +23,7 @@ import {
   SEALING_KEY_BYTES,
 } from "./constants.ts";
 import { BrokerError } from "../errors.ts";
-import { decodeBase64, encodeBase64Url } from "./_base64.ts";
+import { decodeBase64Loose, encodeBase64url } from "../util/bytes.ts";
 import { createKeyDeriver, type KeyDeriver } from "./keys.ts";
 
 /**
@@ -96,8 +96,8 @@ export function parseKeyring(text: string): Keyring {
       throw _invalid(`entry ${n} has an invalid key id (expected 1-64 of A-Z a-z 0-9 _ -)`);
     }
     if (keys.has(kid)) throw _invalid(`entry ${n} repeats the key id of an earlier entry`);
-    const key = decodeBase64(entry.slice(colon + 1).trim());
-    if (key === null) throw _invalid(`entry ${n} key is not base64 or base64url`);
+    const key = decodeBase64Loose(entry.slice(colon + 1).trim());
+    if (key === undefined) throw _invalid(`entry ${n} key is not base64 or base64url`);
     if (key.length !== SEALING_KEY_BYTES) {
       throw _invalid(`entry ${n} key is ${key.length} bytes, expected ${SEALING_KEY_BYTES}`);
     }
@@ -171,8 +171,8 @@ class KeyringSealer implements Sealer {
       await this.#aesKey(kid)!,
       _encoder.encode(plaintext),
     );
-    return `${SEALED_VALUE_VERSION}.${kid}.${encodeBase64Url(iv)}.${
-      encodeBase64Url(new Uint8Array(ciphertext))
+    return `${SEALED_VALUE_VERSION}.${kid}.${encodeBase64url(iv)}.${
+      encodeBase64url(new Uint8Array(ciphertext))
     }`;
   }
 
@@ -182,10 +182,10 @@ class KeyringSealer implements Sealer {
     const key = this.#aesKey(kid);
     if (key === null) return null;
     const [, , ivText, ciphertextText] = sealed.split(".");
-    const iv = decodeBase64(ivText);
-    const ciphertext = decodeBase64(ciphertextText);
+    const iv = decodeBase64Loose(ivText);
+    const ciphertext = decodeBase64Loose(ciphertextText);
     if (
-      iv === null || iv.length !== AES_GCM_IV_BYTES || ciphertext === null ||
+      iv === undefined || iv.length !== AES_GCM_IV_BYTES || ciphertext === undefined ||
       ciphertext.length < AES_GCM_TAG_BYTES
     ) {
       return null;

@@ -4,22 +4,11 @@
  *
  * @module
  */
+import { concatBytes } from "../util/bytes.ts";
 import { adler32, crc32, fnv1a, hex32, utf8 } from "./_util.ts";
 
 /** The 8-byte PNG signature. */
 export const PNG_SIGNATURE: Uint8Array = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
-
-function _concat(parts: Uint8Array[]): Uint8Array<ArrayBuffer> {
-  let length = 0;
-  for (const part of parts) length += part.length;
-  const out = new Uint8Array(length);
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.length;
-  }
-  return out;
-}
 
 function _u32(value: number): Uint8Array<ArrayBuffer> {
   const out = new Uint8Array(4);
@@ -28,8 +17,8 @@ function _u32(value: number): Uint8Array<ArrayBuffer> {
 }
 
 function _pngChunk(type: string, data: Uint8Array): Uint8Array<ArrayBuffer> {
-  const typeAndData = _concat([utf8(type), data]);
-  return _concat([_u32(data.length), typeAndData, _u32(crc32(typeAndData))]);
+  const typeAndData = concatBytes([utf8(type), data]);
+  return concatBytes([_u32(data.length), typeAndData, _u32(crc32(typeAndData))]);
 }
 
 /** Bytes `i & 0xff` for i in [0, length). */
@@ -51,7 +40,7 @@ export function createPng(seed: string, paddingBytes = 0): Uint8Array<ArrayBuffe
   view.setUint32(4, 1);
   ihdr.set([8, 6, 0, 0, 0], 8);
   const raw = new Uint8Array([0, hash & 0xff, (hash >>> 8) & 0xff, (hash >>> 16) & 0xff, 0xff]);
-  const zlib = _concat([
+  const zlib = concatBytes([
     new Uint8Array([0x78, 0x01, 0x01, raw.length, 0, ~raw.length & 0xff, 0xff]),
     raw,
     _u32(adler32(raw)),
@@ -63,7 +52,7 @@ export function createPng(seed: string, paddingBytes = 0): Uint8Array<ArrayBuffe
   ];
   if (paddingBytes > 0) parts.push(_pngChunk("paDd", pattern(paddingBytes)));
   parts.push(_pngChunk("IDAT", zlib), _pngChunk("IEND", new Uint8Array(0)));
-  return _concat(parts);
+  return concatBytes(parts);
 }
 
 function _varint(value: number): number[] {
@@ -78,7 +67,7 @@ function _varint(value: number): number[] {
 }
 
 function _lengthDelimited(field: number, data: Uint8Array): Uint8Array<ArrayBuffer> {
-  return _concat([new Uint8Array([..._varint((field << 3) | 2), ..._varint(data.length)]), data]);
+  return concatBytes([new Uint8Array([..._varint((field << 3) | 2), ..._varint(data.length)]), data]);
 }
 
 /**
@@ -86,7 +75,7 @@ function _lengthDelimited(field: number, data: Uint8Array): Uint8Array<ArrayBuff
  * differs), plus an unknown length-delimited field of `paddingBytes` bytes (parsers skip it).
  */
 export function createVectorTile(layerName: string, key: string, paddingBytes = 0): Uint8Array<ArrayBuffer> {
-  const layer = _concat([
+  const layer = concatBytes([
     new Uint8Array([0x78, 0x02]), // version = 2
     _lengthDelimited(1, utf8(layerName)),
     _lengthDelimited(3, utf8(key)),
@@ -94,7 +83,7 @@ export function createVectorTile(layerName: string, key: string, paddingBytes = 
   ]);
   const parts = [_lengthDelimited(3, layer)];
   if (paddingBytes > 0) parts.push(_lengthDelimited(15, pattern(paddingBytes)));
-  return _concat(parts);
+  return concatBytes(parts);
 }
 
 /** Strong ETag of bytes. */

@@ -4,26 +4,21 @@
  * @module
  */
 
-const _ENCODER = new TextEncoder();
+import { encodeBase64url } from "../util/bytes.ts";
 
-/** Encodes bytes as base64url without padding. */
-export function base64url(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-}
+const _ENCODER = new TextEncoder();
 
 /** An opaque random string from `byteLength` random bytes (base64url). */
 export function randomString(byteLength = 32): string {
   const bytes = new Uint8Array(byteLength);
   crypto.getRandomValues(bytes);
-  return base64url(bytes);
+  return encodeBase64url(bytes);
 }
 
 /** SHA-256 of a UTF-8 string, base64url (PKCE S256). */
 export async function sha256Base64url(text: string): Promise<string> {
   const digest = await crypto.subtle.digest("SHA-256", _ENCODER.encode(text));
-  return base64url(new Uint8Array(digest));
+  return encodeBase64url(new Uint8Array(digest));
 }
 
 const _CRC_TABLE: Uint32Array = (() => {

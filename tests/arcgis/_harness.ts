@@ -11,10 +11,11 @@ import { createFakeArcGIS } from "../../src/testing/mod.ts";
 import type { CreateFakeArcGISOptions, FakeArcGIS } from "../../src/testing/mod.ts";
 import type { Identity } from "../../src/types.ts";
 import {
+  type ArcGISServicesOptions,
   type ArcGISTokenService,
-  createTokenService,
-  type TokenServiceOptions,
+  createArcGISServices,
 } from "../../src/arcgis/mod.ts";
+import type { LinkService } from "../../src/types.ts";
 
 export const START_MS = 1_750_000_000_000;
 export const ORIGIN = "https://gis.example.com";
@@ -92,6 +93,7 @@ export function identity(subject: string, email = `${subject}@example.com`, issu
 export interface Harness {
   fake: FakeArcGIS;
   service: ArcGISTokenService;
+  links: LinkService;
   config: BrokerConfig;
   store: AtomicKvStore;
   logs: LogEntry[];
@@ -112,7 +114,7 @@ export interface Harness {
 export interface HarnessOptions {
   config?: BrokerConfig;
   fake?: CreateFakeArcGISOptions;
-  service?: Partial<TokenServiceOptions>;
+  service?: Partial<ArcGISServicesOptions>;
   /** Replaces the store the service gets as `deps.store`. */
   store?: (now: () => number) => KvStore;
   /** Wraps the fetch the service gets. */
@@ -145,20 +147,24 @@ export function createHarness(options: HarnessOptions = {}): Harness {
     log: (entry) => logs.push(entry),
     waitUntil: (promise) => background.push(promise),
   };
-  const service = createTokenService(config, deps, { secrets: SECRETS, ...options.service });
+  const { tokens: service, links } = createArcGISServices(config, deps, {
+    secrets: SECRETS,
+    ...options.service,
+  });
   const callback = async (who: Identity, user: string, opts: { returnTo?: string } = {}): Promise<string> => {
-    const { authorizeUrl } = await service.startLink(who, ["me"], opts.returnTo);
+    const { authorizeUrl } = await links.startLink(who, ["me"], opts.returnTo);
     const answer = await fake.fetch(authorizeUrl, {
       headers: { "x-fake-arcgis-user": user },
       redirect: "manual",
     });
     const location = answer.headers.get("location");
     if (answer.status !== 302 || location === null) throw new Error(`authorize answered ${answer.status}`);
-    return await service.linkCallback(new URL(location).searchParams);
+    return await links.linkCallback(new URL(location).searchParams);
   };
   Object.assign(harness, {
     fake,
     service,
+    links,
     config,
     store,
     logs,
@@ -179,7 +185,7 @@ export function createHarness(options: HarnessOptions = {}): Harness {
       const back = await callback(who, user, opts);
       const linkId = new URL(back).searchParams.get("linkId");
       if (linkId === null) throw new Error("no linkId");
-      return await service.completeLink(who, linkId);
+      return await links.completeLink(who, linkId);
     },
   });
   return harness;

@@ -26,7 +26,7 @@ async function authorize(
 
 Deno.test("startLink() builds an ArcGIS authorize URL with PKCE S256, a state and the refresh-token expiration", async () => {
   const h = createHarness();
-  const { authorizeUrl } = await h.service.startLink(alice, ["viewer", "me"]);
+  const { authorizeUrl } = await h.links.startLink(alice, ["viewer", "me"]);
   const url = new URL(authorizeUrl);
   assert.equal(`${url.origin}${url.pathname}`, `${PORTAL}/oauth2/authorize`);
   assert.equal(url.searchParams.get("client_id"), CLIENT_ID);
@@ -37,16 +37,16 @@ Deno.test("startLink() builds an ArcGIS authorize URL with PKCE S256, a state an
   assert.match(url.searchParams.get("state")!, /^[A-Za-z0-9_-]{43}$/);
   assert.equal(url.searchParams.get("expiration"), "20160");
   await assert.rejects(
-    h.service.startLink(alice, ["viewer"]),
+    h.links.startLink(alice, ["viewer"]),
     (e) => isBrokerError(e, "ERR_INSUFFICIENT_SCOPE"),
   );
 });
 
 Deno.test("the PKCE verifier only ever goes to the portal's token endpoint", async () => {
   const h = createHarness();
-  const { authorizeUrl } = await h.service.startLink(alice, ["me"]);
+  const { authorizeUrl } = await h.links.startLink(alice, ["me"]);
   const query = await authorize(h, authorizeUrl, "alice");
-  const back = await h.service.linkCallback(query);
+  const back = await h.links.linkCallback(query);
   const exchange = h.fake.requests.find((r) => r.body.grant_type === "authorization_code")!;
   const verifier = exchange.body.code_verifier;
   assert.match(verifier, /^[A-Za-z0-9_-]{43}$/);
@@ -69,23 +69,23 @@ Deno.test("a link is committed by the identity that started it, and the callback
   const linkId = url.searchParams.get("linkId")!;
   assert.match(linkId, /^[A-Za-z0-9_-]{43}$/);
   await assert.rejects(h.service.credentials(alice, ["me"]), (e) => isBrokerError(e, "ERR_LINK_REQUIRED"));
-  assert.deepEqual(await h.service.completeLink(alice, linkId), { userId: "alice" });
+  assert.deepEqual(await h.links.completeLink(alice, linkId), { userId: "alice" });
   assert.equal((await h.service.credentials(alice, ["me"])).userId, "alice");
-  await assert.rejects(h.service.completeLink(alice, linkId), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
+  await assert.rejects(h.links.completeLink(alice, linkId), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
 });
 
 Deno.test("state is single use", async () => {
   const h = createHarness();
-  const { authorizeUrl } = await h.service.startLink(alice, ["me"]);
+  const { authorizeUrl } = await h.links.startLink(alice, ["me"]);
   const query = await authorize(h, authorizeUrl, "alice");
-  await h.service.linkCallback(query);
-  await assert.rejects(h.service.linkCallback(query), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
+  await h.links.linkCallback(query);
+  await assert.rejects(h.links.linkCallback(query), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
   assert.equal(grants(h.fake, "authorization_code"), 1);
   const concurrent = createHarness();
-  const started = await concurrent.service.startLink(alice, ["me"]);
+  const started = await concurrent.links.startLink(alice, ["me"]);
   const q = await authorize(concurrent, started.authorizeUrl, "alice");
   const results = await Promise.allSettled(
-    Array.from({ length: 10 }, () => concurrent.service.linkCallback(q)),
+    Array.from({ length: 10 }, () => concurrent.links.linkCallback(q)),
   );
   assert.equal(results.filter((r) => r.status === "fulfilled").length, 1);
   assert.equal(grants(concurrent.fake, "authorization_code"), 1);
@@ -93,15 +93,15 @@ Deno.test("state is single use", async () => {
 
 Deno.test("state expires after 10 minutes; the code is then never exchanged", async () => {
   const h = createHarness();
-  const { authorizeUrl } = await h.service.startLink(alice, ["me"]);
+  const { authorizeUrl } = await h.links.startLink(alice, ["me"]);
   const query = await authorize(h, authorizeUrl, "alice");
   h.advance(600_000);
-  await assert.rejects(h.service.linkCallback(query), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
+  await assert.rejects(h.links.linkCallback(query), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
   assert.equal(grants(h.fake, "authorization_code"), 0);
   const forged = new URLSearchParams({ code: "x", state: "not-a-state" });
-  await assert.rejects(h.service.linkCallback(forged), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
+  await assert.rejects(h.links.linkCallback(forged), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
   await assert.rejects(
-    h.service.linkCallback(new URLSearchParams({ code: "x" })),
+    h.links.linkCallback(new URLSearchParams({ code: "x" })),
     (e) => isBrokerError(e, "ERR_LINK_INVALID"),
   );
 });
@@ -111,7 +111,7 @@ Deno.test("a pending link expires after 5 minutes", async () => {
   const back = await h.callback(alice, "alice");
   h.advance(300_000);
   await assert.rejects(
-    h.service.completeLink(alice, new URL(back).searchParams.get("linkId")!),
+    h.links.completeLink(alice, new URL(back).searchParams.get("linkId")!),
     (e) => isBrokerError(e, "ERR_LINK_INVALID"),
   );
 });
@@ -120,7 +120,7 @@ Deno.test("link CSRF: a link completed by another identity is refused and its to
   const h = createHarness();
   const back = await h.callback(alice, "alice");
   const linkId = new URL(back).searchParams.get("linkId")!;
-  await assert.rejects(h.service.completeLink(mallory, linkId), (e) => {
+  await assert.rejects(h.links.completeLink(mallory, linkId), (e) => {
     assert.ok(isBrokerError(e, "ERR_LINK_INVALID"));
     assert.equal(e.details?.reason, "identity_mismatch");
     return true;
@@ -128,13 +128,13 @@ Deno.test("link CSRF: a link completed by another identity is refused and its to
   const [refresh] = refreshTokensOf(h, "alice");
   assert.equal(refresh.revoked, true);
   assert.ok(h.fake.tokens().filter((t) => t.username === "alice").every((t) => t.revoked));
-  await assert.rejects(h.service.completeLink(alice, linkId), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
+  await assert.rejects(h.links.completeLink(alice, linkId), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
   await assert.rejects(h.service.credentials(mallory, ["me"]), (e) => isBrokerError(e, "ERR_LINK_REQUIRED"));
   await assert.rejects(h.service.credentials(alice, ["me"]), (e) => isBrokerError(e, "ERR_LINK_REQUIRED"));
   const sameSubjectOtherIssuer = identity("alice", "alice@example.com", "https://other-idp.example.com");
   const again = await h.callback(alice, "alice");
   await assert.rejects(
-    h.service.completeLink(sameSubjectOtherIssuer, new URL(again).searchParams.get("linkId")!),
+    h.links.completeLink(sameSubjectOtherIssuer, new URL(again).searchParams.get("linkId")!),
     (e) => isBrokerError(e, "ERR_LINK_INVALID"),
   );
 });
@@ -161,7 +161,7 @@ Deno.test("an ArcGIS user whose idpUsername differs from the identity's claim is
   });
   assert.ok(refreshTokensOf(h, "alice").every((t) => t.revoked));
   const noClaim = { ...alice, claims: { iss: alice.issuer, sub: alice.subject } };
-  await assert.rejects(h.service.startLink(noClaim, ["me"]), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
+  await assert.rejects(h.links.startLink(noClaim, ["me"]), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
 });
 
 Deno.test("a denied ArcGIS sign-in is refused", async () => {
@@ -186,7 +186,7 @@ Deno.test("the return URL must be on the allowlist", async () => {
     ]
   ) {
     await assert.rejects(
-      h.service.startLink(alice, ["me"], bad),
+      h.links.startLink(alice, ["me"], bad),
       (e) => isBrokerError(e, "ERR_INVALID_REQUEST"),
       bad,
     );
@@ -198,11 +198,16 @@ Deno.test("the return URL must be on the allowlist", async () => {
   assert.equal(back.searchParams.get("x"), "1");
   assert.ok(back.searchParams.get("linkId"));
   assert.equal(back.hash, "");
-  const noList = createHarness({
-    config: (await import("./_harness.ts")).testConfig({ link: { returnUrls: [] } }),
-  });
+  const { testConfig } = await import("./_harness.ts");
+  // A user profile without return URLs is refused when the config is read; a service built around the check
+  // still refuses to start a link.
+  assert.throws(
+    () => testConfig({ link: { returnUrls: [] } }),
+    (e) => isBrokerError(e, "ERR_CONFIG_INVALID") && /link\.returnUrls: Required/.test(e.message),
+  );
+  const noList = createHarness({ config: { ...testConfig(), link: { returnUrls: [] } } });
   await assert.rejects(
-    noList.service.startLink(alice, ["me"]),
+    noList.links.startLink(alice, ["me"]),
     (e) => isBrokerError(e, "ERR_NOT_CONFIGURED"),
   );
 });
@@ -248,11 +253,11 @@ Deno.test("unlink() deletes the link, revokes the refresh token and purges cache
   const h = createHarness();
   await h.link(alice, "alice");
   const before = await h.service.credentials(alice, ["me"]);
-  assert.deepEqual(await h.service.unlink(alice, ["me"]), { unlinked: true });
+  assert.deepEqual(await h.links.unlink(alice), { unlinked: true });
   assert.equal(refreshTokensOf(h, "alice")[0].revoked, true);
   assert.equal(h.fake.inspectToken(before.credentials[0].token)?.revoked, true);
   await assert.rejects(h.service.credentials(alice, ["me"]), (e) => isBrokerError(e, "ERR_LINK_REQUIRED"));
-  assert.deepEqual(await h.service.unlink(alice, ["me"]), { unlinked: false });
+  assert.deepEqual(await h.links.unlink(alice), { unlinked: false });
   assert.equal(h.count("portal:oauth2/revokeToken"), 1);
 });
 
@@ -279,10 +284,63 @@ Deno.test("without an atomic store the link flow still works (get + delete fallb
       return plain;
     },
   });
-  const { authorizeUrl } = await h.service.startLink(alice, ["me"]);
+  const { authorizeUrl } = await h.links.startLink(alice, ["me"]);
   const query = await authorize(h, authorizeUrl, "alice");
-  const back = await h.service.linkCallback(query);
-  await assert.rejects(h.service.linkCallback(query), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
-  await h.service.completeLink(alice, new URL(back).searchParams.get("linkId")!);
+  const back = await h.links.linkCallback(query);
+  await assert.rejects(h.links.linkCallback(query), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
+  await h.links.completeLink(alice, new URL(back).searchParams.get("linkId")!);
   assert.equal((await h.service.credentials(alice, ["me"])).userId, "alice");
+});
+
+Deno.test("startLink() is rate-limited per identity: the eleventh start in ten minutes is ERR_RATE_LIMITED", async () => {
+  const h = createHarness();
+  for (let i = 0; i < 10; i++) {
+    await h.links.startLink(alice, ["me"]);
+    h.advance(1_000);
+  }
+  await assert.rejects(h.links.startLink(alice, ["me"]), (e) => {
+    assert.ok(isBrokerError(e, "ERR_RATE_LIMITED"));
+    // The oldest start leaves the window 600 s after it was made, 590 s from now.
+    assert.equal(e.retryAfterSeconds, 590);
+    return true;
+  });
+  // Other identities are not affected.
+  await h.links.startLink(identity("bob"), ["me"]);
+  h.advance(590_000);
+  await h.links.startLink(alice, ["me"]);
+});
+
+Deno.test("startLink() keeps at most three outstanding states per identity: a new one drops the oldest", async () => {
+  const h = createHarness();
+  const states: URLSearchParams[] = [];
+  for (let i = 0; i < 4; i++) {
+    const { authorizeUrl } = await h.links.startLink(alice, ["me"]);
+    states.push(await authorize(h, authorizeUrl, "alice"));
+    h.advance(1_000);
+  }
+  await assert.rejects(h.links.linkCallback(states[0]), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
+  for (const query of states.slice(1)) {
+    assert.ok((await h.links.linkCallback(query)).startsWith(RETURN_URL));
+  }
+});
+
+Deno.test("a flood of link starts does not evict another user's link from the memory store", async () => {
+  const h = createHarness({ store: (now) => createMemoryStore({ now, maxEntries: 8 }) });
+  await h.link(alice, "alice");
+  for (let i = 0; i < 40; i++) await h.links.startLink(identity(`flood${i}`), ["me"]);
+  const answer = await h.service.credentials(alice, ["me"]);
+  assert.equal(answer.userId, "alice");
+});
+
+Deno.test("identities with a lone UTF-16 surrogate in iss or sub are never keyed", async () => {
+  const h = createHarness();
+  await h.link(identity("x\uFFFD", "alice@example.com"), "alice");
+  const lone = identity("x\uD800", "alice@example.com");
+  const invalid = (e: unknown) => isBrokerError(e, "ERR_INVALID_TOKEN");
+  await assert.rejects(h.service.credentials(lone, ["me"]), invalid);
+  await assert.rejects(h.links.startLink(lone, ["me"]), invalid);
+  await assert.rejects(h.links.unlink(lone), invalid);
+  const loneIssuer = { ...alice, issuer: "https://idp.example.com/\uDC00" };
+  await assert.rejects(h.service.credentials(loneIssuer, ["me"]), invalid);
+  await assert.rejects(h.service.tokenForUrl(lone, "me", new URL(`${PORTAL}/portals/self`)), invalid);
 });

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { parseConfig } from "../../src/config/load.ts";
 import { createMemoryStore } from "../../src/store/memory_store.ts";
 import { serveFakeArcGIS } from "../../src/testing/mod.ts";
-import { createTokenService } from "../../src/arcgis/mod.ts";
+import { createArcGISServices } from "../../src/arcgis/mod.ts";
 import { CALLBACK, CLIENT_ID, CLIENT_SECRET, grants, identity, SECRETS, START_MS } from "./_harness.ts";
 
 Deno.test("over real HTTP on loopback: app credentials and a full link flow against the served fake ArcGIS", async () => {
@@ -27,7 +27,7 @@ Deno.test("over real HTTP on loopback: app credentials and a full link flow agai
     link: { returnUrls: ["http://127.0.0.1/app/"] },
     sealing: { keysEnv: "BROKER_KEYS" },
   });
-  const service = createTokenService(config, {
+  const { tokens: service, links } = createArcGISServices(config, {
     now,
     fetch: (input, init) => globalThis.fetch(input, init),
     store: createMemoryStore({ now }),
@@ -41,16 +41,16 @@ Deno.test("over real HTTP on loopback: app credentials and a full link flow agai
   assert.equal(served.fake.inspectToken(app.credentials[1].token)?.kind, "server");
   assert.equal(grants(served.fake, "client_credentials"), 1);
 
-  const { authorizeUrl } = await service.startLink(alice, ["me"]);
+  const { authorizeUrl } = await links.startLink(alice, ["me"]);
   const authorize = await fetch(authorizeUrl, {
     headers: { "x-fake-arcgis-user": "alice" },
     redirect: "manual",
   });
   await authorize.body?.cancel();
   assert.equal(authorize.status, 302);
-  const back = await service.linkCallback(new URL(authorize.headers.get("location")!).searchParams);
+  const back = await links.linkCallback(new URL(authorize.headers.get("location")!).searchParams);
   assert.ok(back.startsWith("http://127.0.0.1/app/?linkId="));
-  await service.completeLink(alice, new URL(back).searchParams.get("linkId")!);
+  await links.completeLink(alice, new URL(back).searchParams.get("linkId")!);
   nowMs += 29 * 60_000;
   const user = await service.credentials(alice, ["me"]);
   assert.equal(user.userId, "alice");

@@ -268,7 +268,7 @@ Deno.test("ArcGIS Online: a portal without arcgis.orgId is refused at startup, b
   );
 });
 
-Deno.test("createTokenService() refuses a missing sealing keyring or a missing profile secret", () => {
+Deno.test("createArcGISServices() refuses a missing sealing keyring or a missing profile secret", () => {
   const config = testConfig();
   const deps = {
     now: () => 0,
@@ -281,45 +281,22 @@ Deno.test("createTokenService() refuses a missing sealing keyring or a missing p
     log: () => {},
     waitUntil: () => {},
   };
-  return import("../../src/arcgis/mod.ts").then(({ createTokenService }) => {
+  return import("../../src/arcgis/mod.ts").then(({ createArcGISServices }) => {
     const secrets = { APP_SECRET: "a", SVC_PASSWORD: "b", API_KEY: "c" };
     assert.throws(
-      () => createTokenService(config, deps, { secrets }),
+      () => createArcGISServices(config, deps, { secrets }),
       (e) => isBrokerError(e, "ERR_CONFIG_INVALID"),
     );
     assert.throws(
-      () => createTokenService(config, deps, { secrets: { ...secrets, BROKER_KEYS: "k1:c2hvcnQ=" } }),
+      () => createArcGISServices(config, deps, { secrets: { ...secrets, BROKER_KEYS: "k1:c2hvcnQ=" } }),
       (e) => isBrokerError(e, "ERR_CONFIG_INVALID") && !e.message.includes("c2hvcnQ"),
     );
     assert.throws(
       () =>
-        createTokenService(config, deps, { secrets: { BROKER_KEYS: "x", SVC_PASSWORD: "b", API_KEY: "c" } }),
+        createArcGISServices(config, deps, {
+          secrets: { BROKER_KEYS: "x", SVC_PASSWORD: "b", API_KEY: "c" },
+        }),
       (e) => isBrokerError(e, "ERR_CONFIG_INVALID") && e.message.includes("APP_SECRET"),
     );
   });
-});
-
-Deno.test("createTokenService() refuses a browser token lifetime the cache could never reuse", async () => {
-  const { createTokenService } = await import("../../src/arcgis/mod.ts");
-  const { SECRETS } = await import("./_harness.ts");
-  const base = testConfig();
-  const config = {
-    ...base,
-    profiles: { ...base.profiles, viewerWeb: { ...base.profiles.viewerWeb, browserTokenMaxSeconds: 240 } },
-  } as typeof base;
-  const deps = {
-    now: () => 0,
-    fetch: globalThis.fetch,
-    store: {
-      get: () => Promise.resolve(null),
-      set: () => Promise.resolve(),
-      delete: () => Promise.resolve(),
-    },
-    log: () => {},
-    waitUntil: () => {},
-  };
-  assert.throws(
-    () => createTokenService(config, deps, { secrets: SECRETS }),
-    (e) => isBrokerError(e, "ERR_CONFIG_INVALID") && e.message.includes("viewerWeb"),
-  );
 });

@@ -64,9 +64,9 @@ Deno.test("rotation: exchange_refresh_token when less than the margin is left, a
 Deno.test("rotation: two isolates sharing one atomic store rotate once", async () => {
   const h = createHarness();
   await h.link(alice, "alice");
-  const { createTokenService } = await import("../../src/arcgis/mod.ts");
+  const { createArcGISServices } = await import("../../src/arcgis/mod.ts");
   const { SECRETS } = await import("./_harness.ts");
-  const other = createTokenService(h.config, {
+  const { tokens: other } = createArcGISServices(h.config, {
     now: h.now,
     fetch: (input, init) => h.fake.fetch(input as Request, init),
     store: h.store,
@@ -114,9 +114,9 @@ Deno.test("rotation: a failed exchange keeps the old refresh token while it is v
 Deno.test("rotation: a refresh token rotated elsewhere (another isolate) is picked up, not treated as dead", async () => {
   const h = createHarness();
   await h.link(alice, "alice");
-  const { createTokenService } = await import("../../src/arcgis/mod.ts");
+  const { createArcGISServices } = await import("../../src/arcgis/mod.ts");
   const { SECRETS } = await import("./_harness.ts");
-  const other = createTokenService(h.config, {
+  const { tokens: other } = createArcGISServices(h.config, {
     now: h.now,
     fetch: (input, init) => h.fake.fetch(input as Request, init),
     store: h.store,

@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { BrokerError } from "../../src/errors.ts";
-import type { Identity, TokenService, TokenVerifier } from "../../src/types.ts";
+import type { Identity, LinkService, TokenService, TokenVerifier } from "../../src/types.ts";
 import { createRoutes } from "../../src/hono/routes.ts";
 
 const GOOD = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2ln";
@@ -37,6 +37,7 @@ function setup(origins: string[], proxy?: (request: Request) => Promise<Response
     verifier,
     policy: { profilesFor: () => ["viewer"] },
     tokens: {} as TokenService,
+    links: {} as LinkService,
     proxy: (request, context) => {
       calls.push(`${context.identity.subject}:${context.profiles.join(",")}`);
       return proxy?.(request) ?? Promise.resolve(new Response("proxied"));

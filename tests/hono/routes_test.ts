@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { Hono } from "hono";
 import { BrokerError } from "../../src/errors.ts";
 import type { LogEntry } from "../../src/deps.ts";
-import type { Identity, TokenService, TokenVerifier } from "../../src/types.ts";
+import type { Identity, LinkService, TokenService, TokenVerifier } from "../../src/types.ts";
 import { createRoutes, type RoutesParts } from "../../src/hono/routes.ts";
 import { bearerTokenOf } from "../../src/hono/authenticate.ts";
 
@@ -53,7 +53,10 @@ function stubTokens(calls: string[]): TokenService {
     userId: "alice_org",
   };
   const guard = (identity: Identity) => {
-    if (identity.subject === "unlinked") throw new BrokerError("ERR_LINK_REQUIRED", "No link");
+    if (identity.subject === "unlinked") {
+      // As the core raises it: with the link route, built once from the mount path.
+      throw new BrokerError("ERR_LINK_REQUIRED", "No link", { details: { link: "/arcgis/link" } });
+    }
   };
   return {
     credentials(identity, profiles) {
@@ -70,6 +73,12 @@ function stubTokens(calls: string[]): TokenService {
       return Promise.resolve(credential);
     },
     tokenForUrl: () => Promise.reject(new Error("unused")),
+    replaceRejected: () => Promise.reject(new Error("unused")),
+  };
+}
+
+function stubLinks(calls: string[]): LinkService {
+  return {
     startLink(_identity, _profiles, returnTo) {
       calls.push(`startLink:${returnTo ?? ""}`);
       return Promise.resolve({
@@ -98,6 +107,7 @@ function setup(overrides: Partial<RoutesParts> = {}) {
     verifier: stubVerifier(),
     policy: { profilesFor: (identity) => identity.subject === "nobody" ? [] : ["viewer"] },
     tokens: stubTokens(calls),
+    links: stubLinks(calls),
     proxy: (request, context) => {
       calls.push(`proxy:${context.identity.subject}:${context.profiles.join(",")}`);
       return Promise.resolve(new Response(`proxied ${new URL(request.url).search.length}`));

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { isBrokerError } from "../../src/errors.ts";
-import { decodeBase64url, encodeBase64url, isCanonicalBase64url } from "../../src/idp/_base64url.ts";
+import { decodeBase64url, encodeBase64url, isCanonicalBase64url } from "../../src/util/bytes.ts";
 import { checkCompactJws, checkJwsHeader, decodeJsonObjectSegment } from "../../src/idp/compact_jws.ts";
 import { b64json } from "./_helpers.ts";
 
