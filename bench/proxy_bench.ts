@@ -86,7 +86,7 @@ function _upstreamHandler(): (request: Request) => Response {
         headers: { "content-type": "image/png", etag: '"t1"', "cache-control": "public, max-age=3600" },
       });
     }
-    if (url.pathname === `${SERVICE_PATH}/exportLarge`) {
+    if (url.pathname === `${SERVICE_PATH}/export`) {
       const total = Number(url.searchParams.get("bytes"));
       let sent = 0;
       const body = new ReadableStream<Uint8Array>({
@@ -471,11 +471,11 @@ async function _main(): Promise<void> {
     );
 
     const streamBytes = streamMB * 1024 * 1024;
-    const streamPath = `${SERVICE_PATH}/exportLarge?bytes=${streamBytes}`;
+    const streamPath = `${SERVICE_PATH}/export?bytes=${streamBytes}`;
     const streamUrls = urls(streamPath);
     // Warm every path once (allocator high-water marks), then measure.
     const warmBytes = 32 * 1024 * 1024;
-    const warmUrls = urls(`${SERVICE_PATH}/exportLarge?bytes=${warmBytes}`);
+    const warmUrls = urls(`${SERVICE_PATH}/export?bytes=${warmBytes}`);
     for (const v of ["bare", "ours", "broker"] as const) {
       await _streamMemory(warmUrls[v], warmBytes, headersOf[v]);
     }

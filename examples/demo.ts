@@ -4,7 +4,7 @@
  * one registering the broker's credentials with IdentityManager, one going through the broker's proxy with no
  * ArcGIS token in the browser. Everything listens on 127.0.0.1 only.
  *
- *     npm run demo            # or: deno run -A examples/demo.ts [--port 8080]
+ *     npm run demo            # or: npx deno run -A examples/demo.ts [--port 8080]
  *
  * The demo runs on built-in defaults (a generated sealing key, an in-memory store). The real entries
  * (`examples/deno/main.ts`, `examples/workers/worker.ts`) refuse to start without `BROKER_CONFIG`.

@@ -2,7 +2,7 @@
  * An existing Hono app that adds the broker: it mounts the broker's routes under `/arcgis` and protects one of its
  * own routes with `broker.authenticate()`, which puts the verified IdP identity in `c.var.identity`.
  *
- *     BROKER_CONFIG="$(cat broker.config.json)" BROKER_SEALING_KEYS=k1:... deno run -A examples/hono_app.ts
+ *     BROKER_CONFIG="$(cat broker.config.json)" BROKER_SEALING_KEYS=k1:... npx deno run -A examples/hono_app.ts
  *
  * @module
  */
@@ -18,6 +18,9 @@ export function createApp(broker: Broker): Hono<BrokerEnv> {
 
   // The broker: /arcgis/credentials, /arcgis/token, /arcgis/link…, /arcgis/proxy, /arcgis/health.
   app.route("/arcgis", broker.routes());
+
+  // RFC 8414 metadata of the token endpoint; the well-known segment comes before the mount path, so at the root.
+  app.route("/", broker.wellKnown());
 
   // One of the app's own routes, open only to callers with a valid IdP access token.
   app.get("/api/me", broker.authenticate(), (c) => {

@@ -32,6 +32,8 @@ export type BrokerErrorCode =
   | "ERR_TARGET_NOT_ALLOWED"
   /** Proxy target malformed: not a URL, userinfo, encoded separators, control characters (400). */
   | "ERR_TARGET_MALFORMED"
+  /** Proxy target longer than the proxy's documented cap (414). */
+  | "ERR_TARGET_TOO_LONG"
   /** HTTP method not allowed for the target (405). */
   | "ERR_METHOD_NOT_ALLOWED"
   /** Request body over the configured limit (413). */
@@ -55,6 +57,16 @@ export interface BrokerErrorOptions {
   retryAfterSeconds?: number;
   /** Extra, non-secret fields for the client body (e.g. `{ link: "/arcgis/link" }` for `link_required`). */
   details?: Record<string, string>;
+  /**
+   * A client-facing `error_description` replacing the generic one, e.g. naming the request parameter at fault
+   * (RFC 6749 §5.2). Never a value from the request, a token or a secret.
+   */
+  description?: string;
+  /**
+   * The stable, secret-free refusal reason code (`aud_mismatch`, `expired`, `no_rule`, …; see
+   * `src/idp/refusal_reason.ts`). Always logged; in `error_description` only with `errors.exposeReasons`.
+   */
+  reason?: string;
 }
 
 /** The broker's error: a `code` from {@link BrokerErrorCode}, a generic message, and the cause for logs. */
@@ -65,17 +77,36 @@ export class BrokerError extends Error {
   readonly retryAfterSeconds?: number;
   /** Extra non-secret fields for the client body. */
   readonly details?: Record<string, string>;
+  /** A client-facing description replacing the generic one (names a parameter; never echoes a value). */
+  readonly description?: string;
+  /** The stable, secret-free refusal reason code, when the error is a refusal. */
+  readonly reason?: string;
 
+  /**
+   * Creates the error.
+   *
+   * @param code The stable code the HTTP answer is chosen by.
+   * @param message A generic, secret-free message (sentence case, no final period).
+   * @param options The cause (for logs only), `Retry-After` seconds and extra non-secret body fields.
+   */
   constructor(code: BrokerErrorCode, message: string, options: BrokerErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "BrokerError";
     this.code = code;
     if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
     if (options.details !== undefined) this.details = options.details;
+    if (options.description !== undefined) this.description = options.description;
+    if (options.reason !== undefined) this.reason = options.reason;
   }
 }
 
-/** True when `value` is a {@link BrokerError}, optionally with the given code. */
+/**
+ * True when `value` is a {@link BrokerError}, optionally with the given code.
+ *
+ * @param value Anything caught.
+ * @param code When given, only an error with this code matches.
+ * @returns Whether `value` is such an error.
+ */
 export function isBrokerError(value: unknown, code?: BrokerErrorCode): value is BrokerError {
   return value instanceof BrokerError && (code === undefined || value.code === code);
 }

@@ -7,8 +7,15 @@
 
 /** A verified caller, as `authenticate()` puts it in `c.var.identity`. */
 export interface Identity {
-  /** The token's `iss`, equal to a configured issuer. */
+  /**
+   * The issuer this identity belongs to: the configured `issuer` (also for tokens from one of its
+   * `issuerAliases`), its `{tenantid}` filled with the token's tenant for a templated issuer.
+   */
   issuer: string;
+  /** The configured `issuer` template (with `{tenantid}`) when it differs from `issuer`; rules match on it. */
+  configuredIssuer?: string;
+  /** The tenant of a templated issuer (Entra ID `tid`). */
+  tenant?: string;
   /** The token's `sub`. */
   subject: string;
   /** Every claim of the verified token. */
@@ -41,6 +48,22 @@ export interface TokenVerifier {
   verify(token: string, options?: VerifyOptions): Promise<Identity>;
   /** Per-issuer JWKS status. */
   health(): JwksHealth[];
+  /**
+   * Checks only the JWS layer of a JWT signed by a configured issuer (format, header, `iss`, key from that
+   * issuer's cached JWKS, signature), for tokens other than bearer tokens (back-channel logout tokens). Rejects
+   * with `ERR_INVALID_TOKEN` or `ERR_IDP_UNAVAILABLE`. Optional so test doubles need not implement it.
+   */
+  verifySignedJwt?(token: string): Promise<SignedJwt>;
+}
+
+/** A JWT whose signature {@link TokenVerifier.verifySignedJwt} checked; none of its claims are checked. */
+export interface SignedJwt {
+  /** The configured issuer that signed it (equal to the payload's `iss`). */
+  issuer: string;
+  /** The protected header (`alg`, `kid`, `typ`, …). */
+  header: Readonly<Record<string, unknown>>;
+  /** The payload. */
+  payload: Readonly<Record<string, unknown>>;
 }
 
 /** Options for {@link TokenVerifier.verify}. */
@@ -87,7 +110,10 @@ export interface UpstreamToken {
 
 /** Options for {@link TokenService.tokenForUrl}. */
 export interface TokenForUrlOptions {
-  /** Ignore and replace the cached token (after a 498/499 from upstream). */
+  /**
+   * Ignore and replace the cached token (after a 498/499 from upstream), unless it is younger than
+   * `arcgis.forcedRefreshFloorSeconds`.
+   */
   forceRefresh?: boolean;
   /** The token that upstream just refused; purged so no other request reuses it. */
   rejectedToken?: string;
@@ -101,10 +127,15 @@ export interface TokenService {
    */
   credentials(identity: Identity, profiles: readonly string[]): Promise<CredentialsResponse>;
   /**
-   * One token for the browser, for the RFC 8693 `/token` route: for the portal, or for `resource` (a configured
-   * server URL; `ERR_INVALID_TARGET` otherwise).
+   * One token for the browser, for the RFC 8693 `/token` route: for the portal, or for the one target that every
+   * value of `targets` (the request's `resource` and `audience` values) names: the portal (from its own path
+   * down) or a configured server. Anything else is `ERR_INVALID_TARGET`, checked before any token is fetched.
    */
-  browserToken(identity: Identity, profiles: readonly string[], resource?: string): Promise<ArcGISCredential>;
+  browserToken(
+    identity: Identity,
+    profiles: readonly string[],
+    targets?: readonly string[],
+  ): Promise<ArcGISCredential>;
   /** A token for a proxied request to `url` with `profile` (server-side only: may be any mode). */
   tokenForUrl(
     identity: Identity,
@@ -112,6 +143,17 @@ export interface TokenService {
     url: URL,
     options?: TokenForUrlOptions,
   ): Promise<UpstreamToken>;
+  /**
+   * What the proxy calls after upstream refused `rejectedToken` (498/499): a replacement token for `url`, or null
+   * when the refused token is younger than `arcgis.forcedRefreshFloorSeconds` (it is then kept, and the proxy
+   * answers without a retry). Per cache key, so one forged error body cannot mint a token per request.
+   */
+  replaceRejected(
+    identity: Identity,
+    profile: string,
+    url: URL,
+    rejectedToken: string,
+  ): Promise<UpstreamToken | null>;
 }
 
 /** Links IdP identities to ArcGIS named users for `user` profiles (implemented in `src/arcgis/`). */

@@ -8,7 +8,6 @@
 import type { Secrets } from "../config/load.ts";
 import type { BrokerConfig } from "../config/schema.ts";
 import type { Deps } from "../deps.ts";
-import { BrokerError } from "../errors.ts";
 import { createProfileChoice } from "../policy/profile_choice.ts";
 import type { AtomicKvStore } from "../store/kv_store.ts";
 import { createSealer, parseKeyring, type Sealer } from "../store/sealer.ts";
@@ -16,7 +15,6 @@ import type { LinkService } from "../types.ts";
 import { checkProfileSecrets } from "./_secrets.ts";
 import { UserMode } from "./_user_mode.ts";
 import { createArcGISHttp } from "./arcgis_http.ts";
-import { REFRESH_AHEAD_SAFETY_MARGINS } from "./constants.ts";
 import { createFederation } from "./federation.ts";
 import { createLinkService } from "./link_service.ts";
 import { createLinkStore } from "./link_store.ts";
@@ -24,7 +22,7 @@ import { createPortalApi } from "./portal_api.ts";
 import { createTokenCache } from "./token_cache.ts";
 import { createTokenKeys } from "./token_keys.ts";
 import { type ArcGISTokenService, createTokenService } from "./token_service.ts";
-import { createArcGISUrls } from "./urls.ts";
+import { createArcGISUrls } from "../config/arcgis_urls.ts";
 import { createUserTokens } from "./user_tokens.ts";
 
 /** Options for {@link createArcGISServices}. */
@@ -59,22 +57,6 @@ export interface ArcGISServices {
   links: LinkService;
 }
 
-function _checkBrowserLifetimes(config: BrokerConfig): void {
-  for (const [name, profile] of Object.entries(config.profiles)) {
-    if ((profile.mode === "app" || profile.mode === "account") && profile.exposeToBrowser) {
-      const minSeconds = config.cache.safetyMarginSeconds * REFRESH_AHEAD_SAFETY_MARGINS;
-      if (profile.browserTokenMaxSeconds <= minSeconds) {
-        // Such a token would never be reusable from the cache: every request would mint a new one.
-        throw new BrokerError(
-          "ERR_CONFIG_INVALID",
-          `Invalid broker config: profiles.${name}.browserTokenMaxSeconds: expected more than ${minSeconds} ` +
-            "(twice cache.safetyMarginSeconds)",
-        );
-      }
-    }
-  }
-}
-
 /**
  * Creates the token service and the link service of `config`.
  *
@@ -83,7 +65,8 @@ function _checkBrowserLifetimes(config: BrokerConfig): void {
  * @param options Secrets, sealer, coordinator and in-flight sharing.
  * @returns Both services.
  * @throws {BrokerError} `ERR_CONFIG_INVALID` when a secret the profiles name is missing, the sealing keyring is
- * missing or invalid (there is no plaintext fallback), or a browser token lifetime is too short to cache.
+ * missing or invalid (there is no plaintext fallback). A browser token lifetime too short to cache is refused by
+ * the config schema.
  */
 export function createArcGISServices(
   config: BrokerConfig,
@@ -91,7 +74,6 @@ export function createArcGISServices(
   options: ArcGISServicesOptions,
 ): ArcGISServices {
   checkProfileSecrets(config, options.secrets);
-  _checkBrowserLifetimes(config);
   const sealer = options.sealer ?? createSealer(parseKeyring(options.secrets[config.sealing.keysEnv] ?? ""));
   const urls = createArcGISUrls(config.arcgis);
   const http = createArcGISHttp({

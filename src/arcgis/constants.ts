@@ -10,6 +10,18 @@ export const MAX_ARCGIS_BODY_BYTES = 256 * 1024;
 /** Lifetime of a link `state` (PKCE verifier, identity) between `startLink` and the callback, in seconds. */
 export const LINK_STATE_TTL_SECONDS = 600;
 
+/** Link `state`s one identity may have outstanding; starting one more drops its oldest. */
+export const MAX_OUTSTANDING_LINK_STATES = 3;
+
+/** Link starts (`POST /link`) one identity may make per {@link LINK_START_WINDOW_SECONDS}. */
+export const MAX_LINK_STARTS_PER_WINDOW = 10;
+
+/** The window of the per-identity link start limit, in seconds. */
+export const LINK_START_WINDOW_SECONDS = 600;
+
+/** Attempts to update an identity's link start record on an atomic store before giving up (contention). */
+export const LINK_STARTS_UPDATE_ATTEMPTS = 4;
+
 /** Lifetime of a pending link between the callback and `completeLink`, in seconds. */
 export const PENDING_LINK_TTL_SECONDS = 300;
 
@@ -17,7 +29,7 @@ export const PENDING_LINK_TTL_SECONDS = 300;
 export const RANDOM_ID_BYTES = 32;
 
 /** A cached token is refreshed in the background once less than this many safety margins are left. */
-export const REFRESH_AHEAD_SAFETY_MARGINS = 2;
+export { REFRESH_AHEAD_SAFETY_MARGINS } from "../config/constants.ts";
 
 /** Lifetime of the rotation lock in the coordinator, in seconds (longer than one ArcGIS call can take). */
 export const ROTATION_LOCK_TTL_SECONDS = 60;
@@ -39,10 +51,3 @@ export const MAX_ERROR_TEXT_CHARS = 200;
 
 /** The store namespace of the rotation lock (see `KEY_NAMESPACES` in `src/store/constants.ts`). */
 export const ROTATION_LOCK_NAMESPACE = "link-lock";
-
-/** Hosts of ArcGIS Online hosted services whose first path segment (after `/tiles` for tiles) is the org id. */
-export const AGOL_HOSTED_HOST_PATTERN: RegExp =
-  /^(services|tiles|vectortileservices|features)\d*\.arcgis\.com$/i;
-
-/** Portal hosts that are ArcGIS Online. */
-export const AGOL_PORTAL_HOST_PATTERN: RegExp = /(^|\.)arcgis\.com$/i;

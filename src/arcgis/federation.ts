@@ -14,7 +14,7 @@ import { failureFromEnvelope, upstreamError } from "./_errors.ts";
 import { FEDERATION_CHECK_TTL_SECONDS } from "./constants.ts";
 import type { PortalApi } from "./portal_api.ts";
 import type { CachedToken } from "./token_cache.ts";
-import { type ArcGISUrls, samePortal, type ServerRoot } from "./urls.ts";
+import { type ArcGISUrls, samePortal, type ServerRoot } from "../config/arcgis_urls.ts";
 
 /** Options for {@link createFederation}. */
 export interface FederationOptions {

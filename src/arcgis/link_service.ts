@@ -24,7 +24,7 @@ import type { PortalApi } from "./portal_api.ts";
 import { resolveReturnUrl } from "./return_url.ts";
 import type { TokenCache } from "./token_cache.ts";
 import type { TokenKeys } from "./token_keys.ts";
-import type { ArcGISUrls } from "./urls.ts";
+import type { ArcGISUrls } from "../config/arcgis_urls.ts";
 
 /** Options for {@link createLinkService}. */
 export interface LinkServiceOptions {

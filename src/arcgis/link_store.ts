@@ -6,6 +6,12 @@
  * - links: one ArcGIS refresh token per (profile, issuer, subject);
  * - a rotation lock per link.
  *
+ * Per identity, a sealed record of recent link starts and outstanding `state`s bounds what one identity can put
+ * in the store: at most `MAX_LINK_STARTS_PER_WINDOW` starts per `LINK_START_WINDOW_SECONDS` (more is
+ * `ERR_RATE_LIMITED`), and at most `MAX_OUTSTANDING_LINK_STATES` outstanding `state`s (a new one drops the
+ * oldest). On an atomic store the record is updated with compare-and-set; without one, concurrent starts of the
+ * same identity can each read the record before the other writes it.
+ *
  * Single use and the rotation lock need an {@link AtomicKvStore} (`take`, `compareAndSet`): the `coordinator`
  * (Deno KV, a Durable Object) or the main store when it is atomic. Without one, `take` falls back to get + delete
  * and the lock is skipped: two isolates can then both consume a `state` in the same instant, or both rotate a
@@ -20,8 +26,14 @@ import { type AtomicKvStore, isAtomicKvStore, type KvStore } from "../store/kv_s
 import { getJsonEntry, putJson } from "../store/json_value.ts";
 import type { Sealer } from "../store/sealer.ts";
 import { KEY_NAMESPACES } from "../store/constants.ts";
+import { BrokerError } from "../errors.ts";
+import { assertKeyableIdentity } from "./token_keys.ts";
 import {
+  LINK_START_WINDOW_SECONDS,
+  LINK_STARTS_UPDATE_ATTEMPTS,
   LINK_STATE_TTL_SECONDS,
+  MAX_LINK_STARTS_PER_WINDOW,
+  MAX_OUTSTANDING_LINK_STATES,
   PENDING_LINK_TTL_SECONDS,
   ROTATION_LOCK_NAMESPACE,
   ROTATION_LOCK_TTL_SECONDS,
@@ -104,6 +116,13 @@ const _pendingLink = z.object({
   accessExpires: z.number(),
 });
 
+const _linkStarts = z.object({
+  starts: z.array(z.number()),
+  states: z.array(z.object({ id: z.string(), exp: z.number() })),
+});
+
+type _LinkStarts = z.infer<typeof _linkStarts>;
+
 /** A held rotation lock. */
 export interface RotationLock {
   /** Releases it. */
@@ -128,7 +147,11 @@ export interface LinkStoreOptions {
 export interface LinkStore {
   /** True when single use and the rotation lock are atomic. */
   readonly atomic: boolean;
-  /** Stores a new link `state`; resolves to the `state` value. */
+  /**
+   * Stores a new link `state`; resolves to the `state` value. Drops the identity's oldest outstanding `state`s
+   * beyond the cap; rejects with `ERR_RATE_LIMITED` (with `retryAfterSeconds`) when the identity started too many
+   * links in the window.
+   */
   putState(value: LinkState): Promise<string>;
   /** Consumes a `state`: the first caller gets it, later ones (and expired or tampered ones) get null. */
   takeState(state: string): Promise<LinkState | null>;
@@ -193,14 +216,94 @@ class SealedLinkStore implements LinkStore {
   }
 
   async putState(value: LinkState): Promise<string> {
+    assertKeyableIdentity(value.issuer, value.subject);
     const state = randomId();
+    const stateExpiresAt = this.#now() + LINK_STATE_TTL_SECONDS * 1000;
+    await this.#recordStart(value.issuer, value.subject, state, stateExpiresAt);
     const key = await this.#key(KEY_NAMESPACES.linkState, [state]);
     await putJson(this.#coordinator, key, value, {
-      expiresAt: this.#now() + LINK_STATE_TTL_SECONDS * 1000,
+      expiresAt: stateExpiresAt,
       now: this.#now,
       sealer: this.#sealer,
     });
     return state;
+  }
+
+  /**
+   * Adds a start to the identity's record: refuses one over the rate limit, and deletes the `state`s that fall
+   * out of the cap.
+   */
+  async #recordStart(issuer: string, subject: string, state: string, stateExpiresAt: number): Promise<void> {
+    const key = await this.#key(KEY_NAMESPACES.linkStarts, [issuer, subject]);
+    const store = this.#coordinator;
+    const windowMs = LINK_START_WINDOW_SECONDS * 1000;
+    for (let attempt = 0; attempt < LINK_STARTS_UPDATE_ATTEMPTS; attempt++) {
+      const raw = await store.get(key);
+      const nowMs = this.#now();
+      const record: _LinkStarts = (await this.#open(key, raw, _linkStarts)) ?? { starts: [], states: [] };
+      const starts = record.starts.filter((at) => at > nowMs - windowMs && at <= nowMs);
+      if (starts.length >= MAX_LINK_STARTS_PER_WINDOW) {
+        this.#log({ level: "warn", msg: "Link start refused: too many link starts by one identity" });
+        throw new BrokerError("ERR_RATE_LIMITED", "Too many link starts: retry later", {
+          retryAfterSeconds: Math.max(1, Math.ceil((Math.min(...starts) + windowMs - nowMs) / 1000)),
+        });
+      }
+      const live = record.states.filter((s) => s.exp > nowMs).sort((a, b) => a.exp - b.exp);
+      const dropped = live.slice(0, Math.max(0, live.length - (MAX_OUTSTANDING_LINK_STATES - 1)));
+      const kept = live.slice(dropped.length);
+      const next: _LinkStarts = {
+        starts: [...starts, nowMs],
+        states: [...kept, { id: state, exp: stateExpiresAt }],
+      };
+      const expiresAt = Math.max(nowMs + windowMs, stateExpiresAt);
+      let written: boolean;
+      try {
+        written = await this.#writeRecord(key, raw, next, expiresAt);
+      } catch (error) {
+        // A KV 429 (one write per second per key) or an outage: the start cannot be counted, so it is refused.
+        this.#log({
+          level: "warn",
+          msg: "Cannot record a link start",
+          error: String((error as Error)?.name),
+        });
+        throw new BrokerError("ERR_RATE_LIMITED", "Cannot record the link start: retry later", {
+          cause: error,
+          retryAfterSeconds: 1,
+        });
+      }
+      if (!written) continue;
+      await Promise.all(dropped.map(async (s) => {
+        await store.delete(await this.#key(KEY_NAMESPACES.linkState, [s.id]));
+      }));
+      return;
+    }
+    throw new BrokerError("ERR_RATE_LIMITED", "Concurrent link starts: retry later", {
+      retryAfterSeconds: 1,
+    });
+  }
+
+  /** Writes the record: compare-and-set against `expected` on an atomic store, a plain write otherwise. */
+  async #writeRecord(
+    key: string,
+    expected: string | null,
+    record: _LinkStarts,
+    expiresAt: number,
+  ): Promise<boolean> {
+    const store = this.#coordinator;
+    if (!isAtomicKvStore(store)) {
+      await putJson(store, key, record, { expiresAt, now: this.#now, sealer: this.#sealer });
+      return true;
+    }
+    let won = false;
+    const once: KvStore = {
+      get: (k) => store.get(k),
+      set: async (k, v, o) => {
+        won = await store.compareAndSet(k, expected, v, o);
+      },
+      delete: (k) => store.delete(k),
+    };
+    await putJson(once, key, record, { expiresAt, now: this.#now, sealer: this.#sealer });
+    return won;
   }
 
   async takeState(state: string): Promise<LinkState | null> {
@@ -225,6 +328,7 @@ class SealedLinkStore implements LinkStore {
   }
 
   #linkKey(profile: string, issuer: string, subject: string): Promise<string> {
+    assertKeyableIdentity(issuer, subject);
     return this.#key(KEY_NAMESPACES.link, [profile, issuer, subject]);
   }
 

@@ -9,7 +9,7 @@
 import * as z from "zod/mini";
 import { type ArcGISErrorInfo, upstreamError } from "./_errors.ts";
 import type { ArcGISHttp } from "./arcgis_http.ts";
-import type { ArcGISUrls } from "./urls.ts";
+import type { ArcGISUrls } from "../config/arcgis_urls.ts";
 
 /** A parsed answer or the ArcGIS error envelope. */
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: ArcGISErrorInfo };

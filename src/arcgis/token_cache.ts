@@ -40,6 +40,8 @@ export interface CachedToken {
   referer?: string;
   /** True when `expires` was capped (rotation ahead): refreshing early would not give a longer token. */
   capped?: boolean;
+  /** When the broker obtained it, epoch ms (stamped by the cache on write; absent in older stored values). */
+  issuedAt?: number;
 }
 
 const _cachedTokenSchema = z.object({
@@ -50,6 +52,7 @@ const _cachedTokenSchema = z.object({
   userId: z.string(),
   referer: z.optional(z.string()),
   capped: z.optional(z.boolean()),
+  issuedAt: z.optional(z.number()),
 });
 
 const _negativeSchema = z.object({ code: z.string() });
@@ -70,6 +73,12 @@ export interface ObtainOptions {
   forceRefresh?: boolean;
   /** A token upstream refused: if it is the cached one, it is purged first. */
   rejectedToken?: string;
+  /**
+   * With `forceRefresh` or `rejectedToken`: a token to be replaced that the broker obtained less than this long
+   * ago is kept and returned instead (the forced-refresh floor: a forged 498 cannot mint a token per request).
+   * @default 0
+   */
+  refreshFloorMs?: number;
   /**
    * Reuse the cached token only while more than this is left (never less than the safety margin), unless it is
    * `capped`. Used when a token is needed to mint another one that should not be short-lived.
@@ -206,6 +215,13 @@ class SealedTokenCache implements TokenCache {
     return remaining > this.#marginMs && (remaining > minRemainingMs || token.capped === true);
   }
 
+  /** True when `token` was obtained less than `floorMs` ago: too young to be replaced by force. */
+  #young(token: CachedToken, floorMs: number | undefined): boolean {
+    if (floorMs === undefined || floorMs <= 0 || token.issuedAt === undefined) return false;
+    const ageMs = this.#now() - token.issuedAt;
+    return ageMs >= 0 && ageMs < floorMs;
+  }
+
   async peek(key: string): Promise<CachedToken | null> {
     const token = await this.#read(key);
     return this.#usable(token, this.#marginMs) ? token : null;
@@ -241,6 +257,11 @@ class SealedTokenCache implements TokenCache {
     } catch {
       this.#log({ level: "warn", msg: "Cannot write the negative cache" });
     }
+  }
+
+  /** `token` with the time the broker obtained it. */
+  #stamped(token: CachedToken): CachedToken {
+    return token.issuedAt === undefined ? { ...token, issuedAt: this.#now() } : token;
   }
 
   async #write(key: string, token: CachedToken): Promise<void> {
@@ -282,6 +303,7 @@ class SealedTokenCache implements TokenCache {
       }
       throw error;
     }
+    token = this.#stamped(token);
     await this.#write(key, token);
     return token;
   }
@@ -320,18 +342,22 @@ class SealedTokenCache implements TokenCache {
     const { flights, memo } = options;
     const minMs = Math.max(this.#marginMs, options.minRemainingMs ?? 0);
     const memoed = memo?.get(key) ?? null;
-    if (options.forceRefresh === true || options.rejectedToken !== undefined) {
+    const forced = options.forceRefresh === true || options.rejectedToken !== undefined;
+    if (forced) {
       if (memoed !== null) {
-        if (options.rejectedToken === undefined || memoed.token === options.rejectedToken) memo!.delete(key);
-        else if (this.#usable(memoed, minMs)) return memoed;
+        if (options.rejectedToken === undefined || memoed.token === options.rejectedToken) {
+          if (this.#young(memoed, options.refreshFloorMs)) return memoed;
+          memo!.delete(key);
+        } else if (this.#usable(memoed, minMs)) return memoed;
       }
     } else if (this.#usable(memoed, minMs)) {
       return memoed;
     }
-    if (options.forceRefresh === true || options.rejectedToken !== undefined) {
+    if (forced) {
       const cached = await this.#read(key);
       const refused = cached !== null &&
         (options.rejectedToken === undefined || cached.token === options.rejectedToken);
+      if (refused && this.#young(cached, options.refreshFloorMs)) return cached;
       if (refused) await this.#purgeToken(key);
       if (cached !== null && !refused && this.#usable(cached, minMs)) return cached;
       return await this.#flight(key, flights, fetcher, false, minMs);
@@ -352,7 +378,7 @@ class SealedTokenCache implements TokenCache {
   }
 
   async put(key: string, token: CachedToken): Promise<void> {
-    await this.#write(key, token);
+    await this.#write(key, this.#stamped(token));
   }
 
   async #purgeToken(key: string): Promise<void> {

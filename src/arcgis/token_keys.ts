@@ -20,7 +20,7 @@ import { DEFAULT_MEMORY_MAX_ENTRIES, KEY_NAMESPACES } from "../store/constants.t
 import type { Sealer } from "../store/sealer.ts";
 import type { Identity } from "../types.ts";
 import { createLru, type Lru } from "../util/lru.ts";
-import type { ServerRoot } from "./urls.ts";
+import type { ServerRoot } from "../config/arcgis_urls.ts";
 
 /** Who a shared-identity token is for: the proxy (server side) or a browser (short-lived). */
 export type TokenAudience = "proxy" | "browser";

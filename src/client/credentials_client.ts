@@ -146,6 +146,14 @@ export class BrokerRequestError extends Error {
   /** `Retry-After`, in seconds, when sent. */
   readonly retryAfterSeconds: number | undefined;
 
+  /**
+   * Creates the error.
+   *
+   * @param message What failed, for logs.
+   * @param status HTTP status, or 0 for a network error.
+   * @param error The broker's `error` code, when the answer had one.
+   * @param retryAfterSeconds `Retry-After`, in seconds, when sent.
+   */
   constructor(message: string, status: number, error?: string, retryAfterSeconds?: number) {
     super(message);
     this.name = "BrokerRequestError";
@@ -395,7 +403,25 @@ class CredentialsClient implements ArcGISCredentialsClient {
   }
 }
 
-/** Creates the browser helper. Nothing runs until `start()`. */
+/**
+ * Creates the browser helper. Nothing runs until `start()`.
+ *
+ * @param options The broker URL, how to get the IdP token, the `IdentityManager` and the refresh timing.
+ * @returns The client: `start()` registers every credential and re-registers before expiry, `stop()` ends that.
+ *
+ * @example Register the broker's credentials with the Maps SDK
+ * ```ts
+ * import IdentityManager from "@arcgis/core/identity/IdentityManager.js";
+ * import { createArcGISCredentialsClient } from "arcgis-token-broker/client";
+ *
+ * const client = createArcGISCredentialsClient({
+ *   brokerUrl: "/arcgis",
+ *   getIdpToken: () => oidc.getAccessToken(),
+ *   identityManager: IdentityManager,
+ * });
+ * await client.start();
+ * ```
+ */
 export function createArcGISCredentialsClient(
   options: ArcGISCredentialsClientOptions,
 ): ArcGISCredentialsClient {

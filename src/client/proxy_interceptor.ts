@@ -70,7 +70,12 @@ function _checkOptions(options: ProxyInterceptorOptions): void {
   }
 }
 
-/** Adds one SDK proxy rule per prefix, all pointing at the broker proxy. */
+/**
+ * Adds one SDK proxy rule per prefix, all pointing at the broker proxy.
+ *
+ * @param urlUtils The Maps SDK's `urlUtils` module.
+ * @param options The broker proxy URL and the service prefixes to route through it.
+ */
 export function addProxyRules(urlUtils: UrlUtilsLike, options: ProxyInterceptorOptions): void {
   _checkOptions(options);
   for (const urlPrefix of options.urlPrefixes) {
@@ -82,6 +87,24 @@ export function addProxyRules(urlUtils: UrlUtilsLike, options: ProxyInterceptorO
  * Builds the interceptor that adds the IdP bearer token to requests going through the broker proxy: URLs under
  * one of `urlPrefixes` (segment-wise, as the SDK's proxy rules match) or already addressed to
  * `brokerProxyUrl?…`. Everything else passes untouched.
+ *
+ * @param options The broker proxy URL, the service prefixes and how to get the IdP token.
+ * @returns A request interceptor for `esriConfig.request.interceptors`.
+ *
+ * @example Route services through the broker proxy with no ArcGIS token in the page
+ * ```ts
+ * import esriConfig from "@arcgis/core/config.js";
+ * import * as urlUtils from "@arcgis/core/core/urlUtils.js";
+ * import { addProxyRules, proxyInterceptor } from "arcgis-token-broker/client";
+ *
+ * const options = {
+ *   brokerProxyUrl: "/arcgis/proxy",
+ *   urlPrefixes: ["https://services.arcgis.com/P3ePLMYs2RVChkJx/arcgis/rest/services/"],
+ *   getIdpToken: () => oidc.getAccessToken(),
+ * };
+ * addProxyRules(urlUtils, options);
+ * esriConfig.request.interceptors?.push(proxyInterceptor(options));
+ * ```
  */
 export function proxyInterceptor(options: ProxyInterceptorOptions): ProxyRequestInterceptor {
   _checkOptions(options);

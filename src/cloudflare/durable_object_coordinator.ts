@@ -192,6 +192,12 @@ async function _readBody(request: Request): Promise<unknown> {
 export class BrokerCoordinator {
   readonly #storage: DurableObjectStorageLike;
 
+  /**
+   * Called by the Workers runtime, once per object.
+   *
+   * @param state The object's state; only its storage is used.
+   * @param _env The Worker's bindings (unused).
+   */
   constructor(state: DurableObjectStateLike, _env?: unknown) {
     this.#storage = state.storage;
   }
@@ -277,6 +283,10 @@ class DurableObjectStore implements AtomicKvStore {
 /**
  * An {@link AtomicKvStore} backed by the {@link BrokerCoordinator} Durable Object: one object per key, so `take`
  * and `compareAndSet` are linearizable across every isolate and location.
+ *
+ * @param namespace The Durable Object namespace binding bound to `BrokerCoordinator`.
+ * @param options A prefix for object names, to share one namespace between brokers.
+ * @returns The store; its operations reject when the object answers with an error.
  */
 export function createDurableObjectStore(
   namespace: DurableObjectNamespaceLike,

@@ -27,3 +27,16 @@ export const DEFAULT_REQUIRED_CLAIMS = ["exp", "iat", "sub"] as const;
 
 /** The environment variable that holds the config JSON. */
 export const CONFIG_ENV = "BROKER_CONFIG";
+
+/**
+ * A cached ArcGIS token is refreshed in the background once less than this many `cache.safetyMarginSeconds` are
+ * left; a token handed to browsers must outlive that, or it is never reused.
+ */
+export const REFRESH_AHEAD_SAFETY_MARGINS = 2;
+
+/** Hosts of ArcGIS Online hosted services whose first path segment (after `/tiles` for tiles) is the org id. */
+export const AGOL_HOSTED_HOST_PATTERN: RegExp =
+  /^(services|tiles|vectortileservices|features)\d*\.arcgis\.com$/i;
+
+/** Portal hosts that are ArcGIS Online. */
+export const AGOL_PORTAL_HOST_PATTERN: RegExp = /(^|\.)arcgis\.com$/i;

@@ -42,6 +42,10 @@ export const TYPE_DOCS: Readonly<Record<string, TypeDoc>> = {
     name: "JwksConfig",
     doc: "Limits of one issuer's discovery and JWKS fetches and of its key cache.",
   },
+  "issuers[].introspection": {
+    name: "IntrospectionConfig",
+    doc: 'RFC 7662 token introspection for one issuer (opaque tokens, or every token with `useFor: "all"`).',
+  },
   "issuers[].idTokens": {
     name: "IdTokensConfig",
     doc: "Accepting ID tokens as bearer tokens, with their own audience.",
@@ -94,15 +98,30 @@ export const TYPE_DOCS: Readonly<Record<string, TypeDoc>> = {
     name: "ValidationConfig",
     doc: "The `validation` section: limits on incoming bearer tokens.",
   },
+  "errors": { name: "ErrorsConfig", doc: "The `errors` section: what refusals tell clients." },
 };
 
 /** Field words by path. */
 export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   "issuers": { doc: "The trusted OpenID Connect issuers" },
   "issuers[].issuer": {
-    doc: "Exact `iss`; discovery from `{issuer}/.well-known/openid-configuration`, whose `issuer` must match",
+    doc: "Exact `iss`; discovery from `{issuer}/.well-known/openid-configuration`, whose `issuer` must " +
+      "match; may hold `{tenantid}` once (Entra multi-tenant), then `tenants` is required",
   },
-  "issuers[].audience": { doc: "The token's `aud` must contain this audience (or one of these)" },
+  "issuers[].issuerAliases": {
+    doc: "Other exact spellings of the same IdP's `iss` (Entra v1 `https://sts.windows.net/{tenantid}/` " +
+      "beside v2); their tokens get the identity issuer of `issuer`",
+  },
+  "issuers[].tenants": {
+    doc: "The only tenant ids a `{tenantid}` spelling accepts (a token's `tid`, when present, must agree); " +
+      "required with a template",
+    absent: "no template",
+  },
+  "issuers[].audience": {
+    doc: "The token's `aud` must contain this audience (or one of these); may be omitted only when " +
+      "`clientIds` and `requiredScopes` are both set (IdentityServer's scope-only model, Cognito)",
+    absent: "`aud` not checked",
+  },
   "issuers[].jwksUri": { doc: "Use this JWKS instead of the one named by discovery", absent: "discovery" },
   "issuers[].algorithms": {
     doc:
@@ -119,7 +138,39 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   "issuers[].requiredScopes": {
     doc: "Scopes required in `scope` (space-separated) or in `scope`/`scp` arrays",
   },
-  "issuers[].clientIds": { doc: "Allowed `azp` / `client_id`", absent: "any" },
+  "issuers[].clientIds": {
+    doc: "Allowed clients: each of `azp`, `client_id`, `appid` (Entra v1) and `cid` (Okta) the token " +
+      "carries must be listed, and one must be present",
+    absent: "any",
+  },
+  "issuers[].introspection": {
+    doc: "RFC 7662 introspection for this issuer's opaque tokens (one issuer at most)",
+    absent: "none",
+  },
+  "issuers[].introspection.endpoint": {
+    doc: "The introspection endpoint",
+    absent: "discovery's `introspection_endpoint`",
+  },
+  "issuers[].introspection.clientId": { doc: "The broker's client id at the IdP" },
+  "issuers[].introspection.clientSecretEnv": {
+    doc: "Environment variable holding the client secret (`client_secret_basic`); or `privateKeyEnv`",
+  },
+  "issuers[].introspection.privateKeyEnv": {
+    doc: "Environment variable holding a private JWK as JSON, with `alg` (`private_key_jwt`); or " +
+      "`clientSecretEnv`",
+  },
+  "issuers[].introspection.useFor": {
+    doc: "`opaque`: tokens that are not JWTs; `all`: this issuer's JWTs too (Okta's org server)",
+  },
+  "issuers[].introspection.cacheMaxEntries": {
+    doc: "Answers kept in isolate memory, keyed by a hash of the token; 0 disables the cache",
+  },
+  "issuers[].introspection.cacheMaxSeconds": {
+    doc: "An active answer is kept until the token's `exp`, and at most this long",
+    absent: "until `exp`",
+  },
+  "issuers[].introspection.inactiveCacheSeconds": { doc: "How long an `active: false` answer is kept" },
+  "issuers[].introspection.fetchTimeoutMs": { doc: "Timeout of one introspection call" },
   "issuers[].idTokens": {
     doc: "Accept ID tokens as bearer tokens, with their own audience",
     absent: "refused",
@@ -159,6 +210,10 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   "arcgis.fetchTimeoutMs": { doc: "Timeout of ArcGIS token calls" },
   "arcgis.allowInsecureLoopback": {
     doc: "Allow plain http ArcGIS and proxy URLs on loopback hosts only (tests, demo)",
+  },
+  "arcgis.forcedRefreshFloorSeconds": {
+    doc: "A cached ArcGIS token younger than this is not replaced because upstream answered 498/499 for it " +
+      "(a forged error body cannot make the broker mint a token per request); 0 turns the floor off",
   },
   "profiles": { doc: "Named ways of obtaining an ArcGIS token; names use `A-Z a-z 0-9 _ -`" },
   "profiles.<name>.mode": { doc: "Selects the kind of profile (see Credential modes)" },
@@ -268,5 +323,10 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   "validation": { doc: "Limits on incoming bearer tokens" },
   "validation.maxTokenBytes": { doc: "Largest accepted bearer token" },
   "validation.memoMaxEntries": { doc: "Size of the verified-token memo; 0 disables it" },
+  "errors": { doc: "What refusals tell clients" },
+  "errors.exposeReasons": {
+    doc: "Put the refusal reason code (`aud_mismatch`, `expired`, …) in `error_description`; it is always " +
+      "in the log",
+  },
   "mountPath": { doc: "Where the host mounts `routes()`, used to build link URLs in answers" },
 };

@@ -8,12 +8,15 @@ import * as z from "zod/mini";
 import { en } from "zod/locales";
 import type { BrokerConfig, BrokerConfigInput } from "./types.ts";
 import { isLoopbackUrl } from "../util/loopback.ts";
+import { agolHostedOrgId, type ArcGISUrls, classifyTarget, createArcGISUrls } from "./arcgis_urls.ts";
 import {
+  AGOL_PORTAL_HOST_PATTERN,
   ASYMMETRIC_ALGORITHMS,
   DEFAULT_ALGORITHMS,
   DEFAULT_CLOCK_TOLERANCE_SECONDS,
   DEFAULT_REQUIRED_CLAIMS,
   MAX_CLOCK_TOLERANCE_SECONDS,
+  REFRESH_AHEAD_SAFETY_MARGINS,
 } from "./constants.ts";
 
 // zod/mini (a fraction of classic zod's size in the Workers bundle) loads no locale: without one, every message
@@ -67,9 +70,38 @@ const idTokens = z.strictObject({
   typ: z.optional(nonEmpty()),
 });
 
-const issuerSchema = z.strictObject({
+const introspectionSchema = z.strictObject({
+  /** RFC 7662 endpoint; from discovery's `introspection_endpoint` when absent. */
+  endpoint: z.optional(urlString),
+  /** The broker's client id at the IdP. */
+  clientId: nonEmpty(),
+  /** Environment variable holding the client secret (`client_secret_basic`). */
+  clientSecretEnv: z.optional(envName),
+  /** Environment variable holding a private JWK, JSON (`private_key_jwt`). */
+  privateKeyEnv: z.optional(envName),
+  /** `opaque`: only tokens that are not JWTs; `all`: this issuer's JWTs too (Okta's org server). */
+  useFor: z._default(z.enum(["opaque", "all"]), "opaque"),
+  /** Answers kept in isolate memory (keyed by a hash of the token). */
+  cacheMaxEntries: z._default(integer(z.nonnegative(), z.lte(1_000_000)), 10_000),
+  /** An active answer is kept until the token's `exp`, and at most this long when set. */
+  cacheMaxSeconds: z.optional(positiveSeconds),
+  /** How long an `active: false` answer is kept. */
+  inactiveCacheSeconds: z._default(seconds.check(z.lte(3_600)), 60),
+  /** Timeout of one introspection call. */
+  fetchTimeoutMs: z._default(integer(z.positive(), z.lte(60_000)), 5_000),
+});
+
+const issuerFields = z.strictObject({
   issuer: urlString,
-  audience: oneOrMany,
+  issuerAliases: z._default(z.array(urlString), []),
+  tenants: z.optional(
+    z.array(
+      z.string().check(z.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, {
+        message: "Expected a tenant id (GUID or domain name)",
+      })),
+    ).check(z.minLength(1)),
+  ),
+  audience: z.optional(oneOrMany),
   jwksUri: z.optional(urlString),
   algorithms: z._default(z.array(algorithm).check(z.minLength(1)), [...DEFAULT_ALGORITHMS]),
   clockToleranceSeconds: z._default(
@@ -80,12 +112,108 @@ const issuerSchema = z.strictObject({
   requiredClaims: z._default(z.array(nonEmpty()), [...DEFAULT_REQUIRED_CLAIMS]),
   typ: z.optional(nonEmpty()),
   requiredScopes: z._default(z.array(nonEmpty()), []),
-  clientIds: z.optional(z.array(nonEmpty())),
+  clientIds: z.optional(z.array(nonEmpty()).check(z.minLength(1))),
   idTokens: z.optional(idTokens),
+  introspection: z.optional(introspectionSchema),
   /** Allow plain http for the issuer, discovery and JWKS, on loopback hosts only (for tests and the demo). */
   allowInsecureLoopback: z._default(z.boolean(), false),
   jwks: z._default(jwksOptions, jwksOptions.parse({})),
 });
+
+/** The placeholder of an issuer template (Entra ID multi-tenant apps). */
+export const TENANT_PLACEHOLDER = "{tenantid}";
+
+/**
+ * Every exact issuer an issuer entry accepts: `issuer` and `issuerAliases`, each template expanded over
+ * `tenants`. Returns `[spelling, tenant]` pairs, the configured `issuer`'s spellings first.
+ */
+export function expandIssuers(
+  entry: { issuer: string; issuerAliases: readonly string[]; tenants?: readonly string[] },
+): Array<[string, string | undefined]> {
+  const out: Array<[string, string | undefined]> = [];
+  for (const spelling of [entry.issuer, ...entry.issuerAliases]) {
+    if (!spelling.includes(TENANT_PLACEHOLDER)) out.push([spelling, undefined]);
+    else {for (const tenant of entry.tenants ?? []) {
+        out.push([spelling.replace(TENANT_PLACEHOLDER, tenant), tenant]);
+      }}
+  }
+  return out;
+}
+
+/** Checks one issuer entry beyond its field types (audience model, templates, introspection). */
+function _checkIssuer(
+  issuer: z.output<typeof issuerFields>,
+  path: Array<string | number>,
+  add: (path: Array<string | number>, message: string, fix?: string) => void,
+): void {
+  if (
+    issuer.audience === undefined && (issuer.clientIds === undefined || issuer.requiredScopes.length === 0)
+  ) {
+    add(
+      [...path, "audience"],
+      "Required",
+      'set "audience" to the aud your IdP puts in access tokens; or, for IdPs whose tokens carry no aud ' +
+        '(IdentityServer\'s scope-only model, Cognito), set both "clientIds" and "requiredScopes": they then ' +
+        "bind a token to the broker (docs/idps/)",
+    );
+  }
+  const spellings: Array<[Array<string | number>, string]> = [
+    [[...path, "issuer"], issuer.issuer],
+    ...issuer.issuerAliases.map((
+      a,
+      i,
+    ): [Array<string | number>, string] => [[...path, "issuerAliases", i], a]),
+  ];
+  let templated = false;
+  for (const [where, spelling] of spellings) {
+    const count = spelling.split(TENANT_PLACEHOLDER).length - 1;
+    if (count > 1) add(where, `Expected "${TENANT_PLACEHOLDER}" at most once`);
+    if (count > 0) templated = true;
+    if (/[{}]/.test(spelling.replaceAll(TENANT_PLACEHOLDER, ""))) {
+      add(where, `Expected no braces other than the "${TENANT_PLACEHOLDER}" placeholder`);
+    }
+    const url = _parsedUrl(spelling);
+    if (url !== null && url.protocol !== "https:" && !(issuer.allowInsecureLoopback && isLoopbackUrl(url))) {
+      add(where, "Expected an https URL");
+    }
+  }
+  if (templated && issuer.tenants === undefined) {
+    add(
+      [...path, "tenants"],
+      `Required by the "${TENANT_PLACEHOLDER}" issuer`,
+      `list the tenant ids this issuer accepts, e.g. "tenants": ["72f988bf-86f1-41af-91ab-2d7cd011db47"] ` +
+        "(docs/idps/entra.md)",
+    );
+  }
+  if (!templated && issuer.tenants !== undefined) {
+    add([...path, "tenants"], `Expected no tenants: no issuer spelling has "${TENANT_PLACEHOLDER}"`);
+  }
+  const introspection = issuer.introspection;
+  if (introspection !== undefined) {
+    if ((introspection.clientSecretEnv === undefined) === (introspection.privateKeyEnv === undefined)) {
+      add(
+        [...path, "introspection"],
+        'Expected exactly one of "clientSecretEnv" (client secret) and "privateKeyEnv" (private_key_jwt)',
+        'name the environment variable of the client secret in "clientSecretEnv", or of a private JWK in ' +
+          '"privateKeyEnv", not both',
+      );
+    }
+    const url = introspection.endpoint === undefined ? null : _parsedUrl(introspection.endpoint);
+    if (url !== null && url.protocol !== "https:" && !(issuer.allowInsecureLoopback && isLoopbackUrl(url))) {
+      add([...path, "introspection", "endpoint"], "Expected an https URL");
+    }
+  }
+}
+
+// Checked on the entry itself, so that a missing audience is reported even when another section is invalid.
+const issuerSchema = issuerFields.check(z.superRefine((issuer, ctx) => {
+  _checkIssuer(
+    issuer,
+    [],
+    (path, message, fix) =>
+      ctx.addIssue({ code: "custom", path, message, ...(fix === undefined ? {} : { params: { fix } }) }),
+  );
+}));
 
 const browserExposure = {
   /** Hand this shared identity's token to browsers (`/credentials`, `/token`); otherwise proxy only. */
@@ -193,6 +321,8 @@ const arcgisSchema = z.strictObject({
   servers: z._default(z.array(urlString), []),
   fetchTimeoutMs: z._default(integer(z.positive()), 10_000),
   allowInsecureLoopback: z._default(z.boolean(), false),
+  /** A cached token younger than this is not replaced because upstream answered 498/499 for it. */
+  forcedRefreshFloorSeconds: z._default(seconds, 60),
 });
 
 const cacheSchema = z.strictObject({
@@ -223,6 +353,11 @@ const validationSchema = z.strictObject({
   memoMaxEntries: z._default(integer(z.nonnegative()), 10_000),
 });
 
+const errorsSchema = z.strictObject({
+  /** Put the refusal reason code in `error_description` (it is always in the log). */
+  exposeReasons: z._default(z.boolean(), false),
+});
+
 const brokerConfigFields = z.strictObject({
   issuers: z.array(issuerSchema).check(z.minLength(1)),
   arcgis: arcgisSchema,
@@ -234,12 +369,65 @@ const brokerConfigFields = z.strictObject({
   sealing: z.strictObject({ keysEnv: envName }),
   cache: z._default(cacheSchema, cacheSchema.parse({})),
   validation: z._default(validationSchema, validationSchema.parse({})),
+  errors: z._default(errorsSchema, errorsSchema.parse({})),
   /** Where the host mounts `routes()`, used to build link URLs in answers. */
   mountPath: z._default(z.string().check(z.regex(/^\/[^?#]*$/)), "/arcgis"),
 });
 
+type _Ctx = z.core.$RefinementCtx<z.output<typeof brokerConfigFields>>;
+
+/** Reports a problem that no single field's schema can see, with the change that fixes it. */
+function _issue(ctx: _Ctx, path: Array<string | number>, message: string, fix: string): void {
+  ctx.addIssue({ code: "custom", path, message, params: { fix } });
+}
+
+/** The ArcGIS URLs of the `arcgis` section, or `null` when one of them does not parse (reported elsewhere). */
+function _arcgisUrlsOf(arcgis: z.output<typeof arcgisSchema>): ArcGISUrls | null {
+  if (![arcgis.portalUrl, ...arcgis.servers].every((u) => URL.canParse(u))) return null;
+  return createArcGISUrls(arcgis);
+}
+
+/** A proxy entry no ArcGIS token applies to: every request through it would be refused. */
+function _unservableEntry(ctx: _Ctx, index: number, url: URL, orgId: string | undefined): void {
+  const hostedOrg = agolHostedOrgId(url);
+  const message = hostedOrg !== undefined
+    ? `No profile can serve this entry: its hosted services belong to the organization "${hostedOrg}", ` +
+      `not to arcgis.orgId${orgId === undefined ? " (unset)" : ` "${orgId}"`}`
+    : "No profile can serve this entry: the URL is not on the portal's host, under a server of " +
+      "arcgis.servers, or on the organization's ArcGIS Online hosted services";
+  const fix = hostedOrg !== undefined
+    ? "point the entry at your organization's hosted services, or set arcgis.orgId to the organization that owns them"
+    : `add the server's root (e.g. "${url.origin}/server") to arcgis.servers, or remove the entry`;
+  _issue(ctx, ["proxy", "allow", index, "url"], message, fix);
+}
+
 const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) => {
   const profileNames = new Set(Object.keys(config.profiles));
+  const granted = new Set(
+    config.rules.flatMap((rule) => typeof rule.profile === "string" ? [rule.profile] : rule.profile),
+  );
+  for (const [name, profile] of Object.entries(config.profiles)) {
+    if (profile.mode === "user" && config.link.returnUrls.length === 0) {
+      _issue(
+        ctx,
+        ["link", "returnUrls"],
+        `Required by the user profile "${name}": without a return URL every link answers 404`,
+        'list the app pages the link flow may return to, e.g. "link": { "returnUrls": ["https://app.example.com/"] }',
+      );
+    }
+    if ((profile.mode === "app" || profile.mode === "account") && profile.exposeToBrowser) {
+      const minSeconds = config.cache.safetyMarginSeconds * REFRESH_AHEAD_SAFETY_MARGINS;
+      if (profile.browserTokenMaxSeconds <= minSeconds) {
+        _issue(
+          ctx,
+          ["profiles", name, "browserTokenMaxSeconds"],
+          `Expected more than ${minSeconds} (twice cache.safetyMarginSeconds): a shorter token is never reused ` +
+            "from the cache, so every request would mint a new one",
+          `raise it above ${minSeconds} or lower cache.safetyMarginSeconds`,
+        );
+      }
+    }
+  }
   const issuers = new Set(config.issuers.map((i) => i.issuer));
   config.rules.forEach((rule, index) => {
     for (const name of typeof rule.profile === "string" ? [rule.profile] : rule.profile) {
@@ -272,6 +460,11 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
       });
     }
   });
+  const targets = _arcgisUrlsOf(config.arcgis);
+  const targetOptions = {
+    allowInsecureLoopback: config.arcgis.allowInsecureLoopback,
+    ...(config.arcgis.orgId === undefined ? {} : { orgId: config.arcgis.orgId }),
+  };
   config.proxy.allow.forEach((entry, index) => {
     if (entry.profile !== undefined && !profileNames.has(entry.profile)) {
       ctx.addIssue({
@@ -279,6 +472,13 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
         path: ["proxy", "allow", index, "profile"],
         message: `Unknown profile "${entry.profile}"`,
       });
+    } else if (entry.profile !== undefined && !granted.has(entry.profile)) {
+      _issue(
+        ctx,
+        ["proxy", "allow", index, "profile"],
+        `No rule grants the profile "${entry.profile}", so no identity can use this entry`,
+        `add "${entry.profile}" to the profile list of the rules whose identities should reach it`,
+      );
     }
     const url = _parsedUrl(entry.url);
     if (url === null) return;
@@ -296,18 +496,39 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
         message: "Expected a URL without credentials, query or fragment",
       });
     }
-  });
-  config.issuers.forEach((issuer, index) => {
-    for (const [field, value] of [["issuer", issuer.issuer], ["jwksUri", issuer.jwksUri]] as const) {
-      const url = value === undefined ? null : _parsedUrl(value);
-      if (url === null) continue;
-      if (url.protocol !== "https:" && !(issuer.allowInsecureLoopback && isLoopbackUrl(url))) {
-        ctx.addIssue({ code: "custom", path: ["issuers", index, field], message: "Expected an https URL" });
-      }
+    if (targets !== null && classifyTarget(targets, url, targetOptions) === undefined) {
+      _unservableEntry(ctx, index, url, config.arcgis.orgId);
     }
-    const seen = config.issuers.findIndex((other) => other.issuer === issuer.issuer);
-    if (seen !== index) {
-      ctx.addIssue({ code: "custom", path: ["issuers", index, "issuer"], message: "Duplicate issuer" });
+  });
+  const spellingOwner = new Map<string, number>();
+  const introspecting = config.issuers.findIndex((issuer) => issuer.introspection !== undefined);
+  config.issuers.forEach((issuer, index) => {
+    const add = (path: Array<string | number>, message: string, fix?: string) =>
+      fix === undefined ? ctx.addIssue({ code: "custom", path, message }) : _issue(ctx, path, message, fix);
+    if (issuer.introspection !== undefined && introspecting !== index) {
+      add(
+        ["issuers", index, "introspection"],
+        `Expected introspection on one issuer only (issuers.${introspecting} has it): an opaque token names no issuer`,
+      );
+    }
+    const jwksUrl = issuer.jwksUri === undefined ? null : _parsedUrl(issuer.jwksUri);
+    if (
+      jwksUrl !== null && jwksUrl.protocol !== "https:" &&
+      !(issuer.allowInsecureLoopback && isLoopbackUrl(jwksUrl))
+    ) {
+      add(["issuers", index, "jwksUri"], "Expected an https URL");
+    }
+    for (const [spelling] of expandIssuers(issuer)) {
+      const owner = spellingOwner.get(spelling);
+      if (owner === undefined) spellingOwner.set(spelling, index);
+      else {
+        add(
+          ["issuers", index, "issuer"],
+          owner === index
+            ? "Duplicate issuer spelling"
+            : `Duplicate issuer: also accepted by issuers.${owner}`,
+        );
+      }
     }
     const byType = new Map<string, string[]>();
     for (const alg of issuer.algorithms) {
@@ -342,7 +563,7 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
     }
   });
   if (
-    /(^|\.)arcgis\.com$/i.test(_parsedUrl(config.arcgis.portalUrl)?.hostname ?? "") &&
+    AGOL_PORTAL_HOST_PATTERN.test(_parsedUrl(config.arcgis.portalUrl)?.hostname ?? "") &&
     config.arcgis.orgId === undefined
   ) {
     ctx.addIssue({

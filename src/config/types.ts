@@ -23,6 +23,40 @@ export interface IdTokensConfig {
   typ?: string;
 }
 
+/** RFC 7662 token introspection for one issuer (opaque tokens, or every token with `useFor: "all"`). */
+export interface IntrospectionConfig {
+  /** The introspection endpoint; discovery's `introspection_endpoint` when absent. */
+  endpoint?: string;
+  /** The broker's client id at the IdP. */
+  clientId: string;
+  /**
+   * Environment variable holding the client secret (`client_secret_basic`); or `privateKeyEnv`; none when
+   * absent.
+   */
+  clientSecretEnv?: string;
+  /**
+   * Environment variable holding a private JWK as JSON, with `alg` (`private_key_jwt`); or `clientSecretEnv`;
+   * none when absent.
+   */
+  privateKeyEnv?: string;
+  /**
+   * `opaque`: tokens that are not JWTs; `all`: this issuer's JWTs too (Okta's org server); one of `opaque`,
+   * `all`. @default "opaque"
+   */
+  useFor: "opaque" | "all";
+  /**
+   * Answers kept in isolate memory, keyed by a hash of the token; 0 disables the cache; at most 1000000.
+   * @default 10000
+   */
+  cacheMaxEntries: number;
+  /** An active answer is kept until the token's `exp`, and at most this long; until `exp` when absent. */
+  cacheMaxSeconds?: number;
+  /** How long an `active: false` answer is kept; at most 3600. @default 60 */
+  inactiveCacheSeconds: number;
+  /** Timeout of one introspection call; at most 60000. @default 5000 */
+  fetchTimeoutMs: number;
+}
+
 /** Limits of one issuer's discovery and JWKS fetches and of its key cache. */
 export interface JwksConfig {
   /** How long fetched keys are fresh. @default 600 */
@@ -39,10 +73,27 @@ export interface JwksConfig {
 
 /** One trusted OpenID Connect issuer (`issuers[]`). */
 export interface IssuerConfig {
-  /** Exact `iss`; discovery from `{issuer}/.well-known/openid-configuration`, whose `issuer` must match. */
+  /**
+   * Exact `iss`; discovery from `{issuer}/.well-known/openid-configuration`, whose `issuer` must match; may
+   * hold `{tenantid}` once (Entra multi-tenant), then `tenants` is required.
+   */
   issuer: string;
-  /** The token's `aud` must contain this audience (or one of these). */
-  audience: string | string[];
+  /**
+   * Other exact spellings of the same IdP's `iss` (Entra v1 `https://sts.windows.net/{tenantid}/` beside v2);
+   * their tokens get the identity issuer of `issuer`. @default []
+   */
+  issuerAliases: string[];
+  /**
+   * The only tenant ids a `{tenantid}` spelling accepts (a token's `tid`, when present, must agree); required
+   * with a template; at least one; no template when absent.
+   */
+  tenants?: string[];
+  /**
+   * The token's `aud` must contain this audience (or one of these); may be omitted only when `clientIds` and
+   * `requiredScopes` are both set (IdentityServer's scope-only model, Cognito); `aud` not checked when
+   * absent.
+   */
+  audience?: string | string[];
   /** Use this JWKS instead of the one named by discovery; discovery when absent. */
   jwksUri?: string;
   /**
@@ -60,10 +111,15 @@ export interface IssuerConfig {
   typ?: string;
   /** Scopes required in `scope` (space-separated) or in `scope`/`scp` arrays. @default [] */
   requiredScopes: string[];
-  /** Allowed `azp` / `client_id`; any when absent. */
+  /**
+   * Allowed clients: each of `azp`, `client_id`, `appid` (Entra v1) and `cid` (Okta) the token carries must
+   * be listed, and one must be present; at least one; any when absent.
+   */
   clientIds?: string[];
   /** Accept ID tokens as bearer tokens, with their own audience; refused when absent. */
   idTokens?: IdTokensConfig;
+  /** RFC 7662 introspection for this issuer's opaque tokens (one issuer at most); none when absent. */
+  introspection?: IntrospectionConfig;
   /**
    * Allow plain http for the issuer, discovery and JWKS, on loopback hosts only (tests, demo). @default false
    */
@@ -91,6 +147,11 @@ export interface ArcGISConfig {
   fetchTimeoutMs: number;
   /** Allow plain http ArcGIS and proxy URLs on loopback hosts only (tests, demo). @default false */
   allowInsecureLoopback: boolean;
+  /**
+   * A cached ArcGIS token younger than this is not replaced because upstream answered 498/499 for it (a
+   * forged error body cannot make the broker mint a token per request); 0 turns the floor off. @default 60
+   */
+  forcedRefreshFloorSeconds: number;
 }
 
 /** Each signed-in user links their own ArcGIS account (OAuth authorization code with PKCE). */
@@ -287,6 +348,15 @@ export interface ValidationConfig {
   memoMaxEntries: number;
 }
 
+/** The `errors` section: what refusals tell clients. */
+export interface ErrorsConfig {
+  /**
+   * Put the refusal reason code (`aud_mismatch`, `expired`, …) in `error_description`; it is always in the
+   * log. @default false
+   */
+  exposeReasons: boolean;
+}
+
 /** The validated broker configuration (defaults applied), as returned by `parseConfig`. */
 export interface BrokerConfig {
   /** The trusted OpenID Connect issuers; at least one. */
@@ -309,6 +379,8 @@ export interface BrokerConfig {
   cache: CacheConfig;
   /** Limits on incoming bearer tokens. @default {} */
   validation: ValidationConfig;
+  /** What refusals tell clients. @default {} */
+  errors: ErrorsConfig;
   /** Where the host mounts `routes()`, used to build link URLs in answers. @default "/arcgis" */
   mountPath: string;
 }
@@ -316,6 +388,40 @@ export interface BrokerConfig {
 // ---------------------------------------------------------------------------------------------------------------
 // Configuration as written (fields with a default are optional)
 // ---------------------------------------------------------------------------------------------------------------
+
+/** {@link IntrospectionConfig} as written. */
+export interface IntrospectionConfigInput {
+  /** The introspection endpoint; discovery's `introspection_endpoint` when absent. */
+  endpoint?: string;
+  /** The broker's client id at the IdP. */
+  clientId: string;
+  /**
+   * Environment variable holding the client secret (`client_secret_basic`); or `privateKeyEnv`; none when
+   * absent.
+   */
+  clientSecretEnv?: string;
+  /**
+   * Environment variable holding a private JWK as JSON, with `alg` (`private_key_jwt`); or `clientSecretEnv`;
+   * none when absent.
+   */
+  privateKeyEnv?: string;
+  /**
+   * `opaque`: tokens that are not JWTs; `all`: this issuer's JWTs too (Okta's org server); one of `opaque`,
+   * `all`. @default "opaque"
+   */
+  useFor?: "opaque" | "all";
+  /**
+   * Answers kept in isolate memory, keyed by a hash of the token; 0 disables the cache; at most 1000000.
+   * @default 10000
+   */
+  cacheMaxEntries?: number;
+  /** An active answer is kept until the token's `exp`, and at most this long; until `exp` when absent. */
+  cacheMaxSeconds?: number;
+  /** How long an `active: false` answer is kept; at most 3600. @default 60 */
+  inactiveCacheSeconds?: number;
+  /** Timeout of one introspection call; at most 60000. @default 5000 */
+  fetchTimeoutMs?: number;
+}
 
 /** {@link JwksConfig} as written. */
 export interface JwksConfigInput {
@@ -333,10 +439,27 @@ export interface JwksConfigInput {
 
 /** {@link IssuerConfig} as written. */
 export interface IssuerConfigInput {
-  /** Exact `iss`; discovery from `{issuer}/.well-known/openid-configuration`, whose `issuer` must match. */
+  /**
+   * Exact `iss`; discovery from `{issuer}/.well-known/openid-configuration`, whose `issuer` must match; may
+   * hold `{tenantid}` once (Entra multi-tenant), then `tenants` is required.
+   */
   issuer: string;
-  /** The token's `aud` must contain this audience (or one of these). */
-  audience: string | string[];
+  /**
+   * Other exact spellings of the same IdP's `iss` (Entra v1 `https://sts.windows.net/{tenantid}/` beside v2);
+   * their tokens get the identity issuer of `issuer`. @default []
+   */
+  issuerAliases?: string[];
+  /**
+   * The only tenant ids a `{tenantid}` spelling accepts (a token's `tid`, when present, must agree); required
+   * with a template; at least one; no template when absent.
+   */
+  tenants?: string[];
+  /**
+   * The token's `aud` must contain this audience (or one of these); may be omitted only when `clientIds` and
+   * `requiredScopes` are both set (IdentityServer's scope-only model, Cognito); `aud` not checked when
+   * absent.
+   */
+  audience?: string | string[];
   /** Use this JWKS instead of the one named by discovery; discovery when absent. */
   jwksUri?: string;
   /**
@@ -354,10 +477,15 @@ export interface IssuerConfigInput {
   typ?: string;
   /** Scopes required in `scope` (space-separated) or in `scope`/`scp` arrays. @default [] */
   requiredScopes?: string[];
-  /** Allowed `azp` / `client_id`; any when absent. */
+  /**
+   * Allowed clients: each of `azp`, `client_id`, `appid` (Entra v1) and `cid` (Okta) the token carries must
+   * be listed, and one must be present; at least one; any when absent.
+   */
   clientIds?: string[];
   /** Accept ID tokens as bearer tokens, with their own audience; refused when absent. */
   idTokens?: IdTokensConfig;
+  /** RFC 7662 introspection for this issuer's opaque tokens (one issuer at most); none when absent. */
+  introspection?: IntrospectionConfigInput;
   /**
    * Allow plain http for the issuer, discovery and JWKS, on loopback hosts only (tests, demo). @default false
    */
@@ -385,6 +513,11 @@ export interface ArcGISConfigInput {
   fetchTimeoutMs?: number;
   /** Allow plain http ArcGIS and proxy URLs on loopback hosts only (tests, demo). @default false */
   allowInsecureLoopback?: boolean;
+  /**
+   * A cached ArcGIS token younger than this is not replaced because upstream answered 498/499 for it (a
+   * forged error body cannot make the broker mint a token per request); 0 turns the floor off. @default 60
+   */
+  forcedRefreshFloorSeconds?: number;
 }
 
 /** {@link UserProfileConfig} as written. */
@@ -545,6 +678,15 @@ export interface ValidationConfigInput {
   memoMaxEntries?: number;
 }
 
+/** {@link ErrorsConfig} as written. */
+export interface ErrorsConfigInput {
+  /**
+   * Put the refusal reason code (`aud_mismatch`, `expired`, …) in `error_description`; it is always in the
+   * log. @default false
+   */
+  exposeReasons?: boolean;
+}
+
 /** The broker configuration as written by users (`BROKER_CONFIG`, `createBroker`'s first argument). */
 export interface BrokerConfigInput {
   /** The trusted OpenID Connect issuers; at least one. */
@@ -567,6 +709,8 @@ export interface BrokerConfigInput {
   cache?: CacheConfigInput;
   /** Limits on incoming bearer tokens. @default {} */
   validation?: ValidationConfigInput;
+  /** What refusals tell clients. @default {} */
+  errors?: ErrorsConfigInput;
   /** Where the host mounts `routes()`, used to build link URLs in answers. @default "/arcgis" */
   mountPath?: string;
 }

@@ -68,6 +68,7 @@ const BEARER_MAPPINGS: Record<BrokerErrorCode, Mapping> = {
   },
   ERR_TARGET_NOT_ALLOWED: { status: 403, error: "forbidden", description: "The target is not allowed" },
   ERR_TARGET_MALFORMED: { status: 400, error: "invalid_request", description: "The target URL is malformed" },
+  ERR_TARGET_TOO_LONG: { status: 414, error: "uri_too_long", description: "The target URL is too long" },
   ERR_METHOD_NOT_ALLOWED: { status: 405, error: "method_not_allowed", description: "Method not allowed" },
   ERR_BODY_TOO_LARGE: {
     status: 413,
@@ -98,7 +99,8 @@ const TOKEN_ENDPOINT_OVERRIDES: Partial<Record<BrokerErrorCode, Mapping>> = {
     error: "invalid_target",
     description: "No ArcGIS access is configured for this identity",
   },
-  ERR_LINK_REQUIRED: { status: 400, error: "link_required", description: "Link an ArcGIS account first" },
+  // RFC 6749 §5.2 has no code for it: the grant (the identity) cannot be used yet; the link route is in `link`.
+  ERR_LINK_REQUIRED: { status: 400, error: "invalid_grant", description: "Link an ArcGIS account first" },
 };
 
 /** Which error dialect a route speaks. */
@@ -117,7 +119,7 @@ export function jsonHeaders(extra: Record<string, string> = {}): Headers {
 /** Turns any thrown value into the answer for it; unknown errors become a generic 500 and are logged. */
 export function errorResponse(
   error: unknown,
-  options: { dialect?: ErrorDialect; log?: LogFn } = {},
+  options: { dialect?: ErrorDialect; log?: LogFn; exposeReasons?: boolean } = {},
 ): Response {
   if (!isBrokerError(error)) {
     options.log?.({
@@ -130,24 +132,32 @@ export function errorResponse(
       headers: jsonHeaders(),
     });
   }
-  const mapping = (options.dialect === "token-endpoint" ? TOKEN_ENDPOINT_OVERRIDES[error.code] : undefined) ??
+  const base = (options.dialect === "token-endpoint" ? TOKEN_ENDPOINT_OVERRIDES[error.code] : undefined) ??
     BEARER_MAPPINGS[error.code];
+  const mapping = error.description === undefined ? base : { ...base, description: error.description };
   logBrokerError(error, mapping.status, options.log);
+  // The reason code is stable and secret-free; it reaches the client only when the operator switched that on.
+  const description = options.exposeReasons === true && error.reason !== undefined
+    ? `${mapping.description} (reason: ${error.reason})`
+    : mapping.description;
   const headers = jsonHeaders();
   if (options.dialect !== "token-endpoint" && mapping.bearer !== undefined) {
     headers.set(
       "www-authenticate",
       mapping.bearer === null
         ? `Bearer realm="${REALM}"`
-        : `Bearer realm="${REALM}", error="${mapping.bearer}", error_description="${mapping.description}"`,
+        // RFC 6750 §3 allows no `"` or `\` in error_description.
+        : `Bearer realm="${REALM}", error="${mapping.bearer}", error_description="${
+          description.replace(/["\\]/g, "")
+        }"`,
     );
   }
   if (error.retryAfterSeconds !== undefined) {
     headers.set("retry-after", String(Math.max(1, Math.ceil(error.retryAfterSeconds))));
   }
   const body: Record<string, string> = mapping.bearer === null && options.dialect !== "token-endpoint"
-    ? { error_description: mapping.description }
-    : { error: mapping.error, error_description: mapping.description };
+    ? { error_description: description }
+    : { error: mapping.error, error_description: description };
   for (const [key, value] of Object.entries(error.details ?? {})) {
     if (!(key in body)) body[key] = value;
   }
@@ -164,6 +174,7 @@ function logBrokerError(error: BrokerError, status: number, log: LogFn | undefin
     msg: error.message,
     code: error.code,
     status,
+    ...(error.reason === undefined ? {} : { reason: error.reason }),
     ...(cause instanceof Error ? { cause: cause.name } : {}),
   });
 }

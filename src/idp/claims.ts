@@ -16,16 +16,20 @@
 import type { IssuerConfig } from "../config/schema.ts";
 import { invalidToken } from "./_rejection.ts";
 import { normalizeMediaType } from "./compact_jws.ts";
+import type { RefusalReason } from "./refusal_reason.ts";
 
 /** Which kind of token a bearer is. */
 export type TokenKind = "access" | "id";
 
 /** The per-issuer settings the claim checks need, precomputed from an {@link IssuerConfig}. */
 export interface ClaimsPolicy {
-  /** The exact issuer. */
+  /** The issuer entry's configured `issuer` (a template when it has `{tenantid}`). */
   issuer: string;
-  /** Audiences an access token may carry (one is enough). */
-  audiences: ReadonlySet<string>;
+  /**
+   * Audiences an access token may carry (one is enough); `undefined`: `aud` is not checked (the schema allows that
+   * only with `clientIds` and `requiredScopes`).
+   */
+  audiences: ReadonlySet<string> | undefined;
   /** Audiences of ID tokens (all of a token's audiences must be among them); `undefined`: ID tokens refused. */
   idAudiences: ReadonlySet<string> | undefined;
   /** Normalized `typ` required of access tokens, if configured. */
@@ -40,7 +44,7 @@ export interface ClaimsPolicy {
   requiredClaims: readonly string[];
   /** Scopes that must all be granted (access tokens only). */
   requiredScopes: readonly string[];
-  /** Allowed clients (`client_id`, else `azp`), if configured. */
+  /** Allowed clients (each of `azp`, `client_id`, `appid`, `cid` that is present), if configured. */
   clientIds: ReadonlySet<string> | undefined;
 }
 
@@ -56,7 +60,7 @@ export function claimsPolicyOf(issuer: IssuerConfig): ClaimsPolicy {
     new Set(typeof value === "string" ? [value] : value);
   return {
     issuer: issuer.issuer,
-    audiences: list(issuer.audience),
+    audiences: issuer.audience === undefined ? undefined : list(issuer.audience),
     idAudiences: issuer.idTokens === undefined ? undefined : list(issuer.idTokens.audience),
     typ: issuer.typ === undefined ? undefined : normalizeMediaType(issuer.typ),
     idTyp: issuer.idTokens?.typ === undefined ? undefined : normalizeMediaType(issuer.idTokens.typ),
@@ -104,7 +108,7 @@ function _numericDate(payload: Record<string, unknown>, name: string): number | 
   const value = payload[name];
   if (value === undefined) return undefined;
   if (typeof value !== "number" || !Number.isFinite(value)) {
-    throw invalidToken(`Claim "${name}" is not a number`);
+    throw invalidToken("claim_invalid", `Claim "${name}" is not a number`);
   }
   return value;
 }
@@ -112,8 +116,16 @@ function _numericDate(payload: Record<string, unknown>, name: string): number | 
 /** Reads and type-checks `exp`, `nbf` and `iat`. */
 export function tokenTimesOf(payload: Record<string, unknown>): TokenTimes {
   const exp = _numericDate(payload, "exp");
-  if (exp === undefined) throw invalidToken('Claim "exp" is missing');
+  if (exp === undefined) throw invalidToken("claim_missing", 'Claim "exp" is missing');
   return { exp, nbf: _numericDate(payload, "nbf"), iat: _numericDate(payload, "iat") };
+}
+
+/** Why a token is refused: a stable reason code and a detail for the log. */
+export interface Refusal {
+  /** The stable reason code. */
+  reason: RefusalReason;
+  /** A secret-free detail. */
+  detail: string;
 }
 
 /**
@@ -121,17 +133,28 @@ export function tokenTimesOf(payload: Record<string, unknown>): TokenTimes {
  * `exp <= now - tolerance`; not yet valid means `nbf > now + tolerance`; `iat` may not be later than
  * `now + tolerance`, nor older than `maxTokenAgeSeconds + tolerance`.
  */
-export function checkTimes(times: TokenTimes, policy: ClaimsPolicy, nowMs: number): string | undefined {
+export function checkTimes(times: TokenTimes, policy: ClaimsPolicy, nowMs: number): Refusal | undefined {
   const now = nowMs / 1000;
   const tolerance = policy.toleranceSeconds;
-  if (times.exp <= now - tolerance) return "Token expired";
-  if (times.nbf !== undefined && times.nbf > now + tolerance) return "Token not yet valid";
-  if (times.iat !== undefined && times.iat > now + tolerance) return "Token issued in the future";
+  if (times.exp <= now - tolerance) return { reason: "expired", detail: "Token expired" };
+  if (times.nbf !== undefined && times.nbf > now + tolerance) {
+    return { reason: "not_yet_valid", detail: "Token not yet valid" };
+  }
+  if (times.iat !== undefined && times.iat > now + tolerance) {
+    return { reason: "issued_in_future", detail: "Token issued in the future" };
+  }
   if (policy.maxTokenAgeSeconds !== undefined) {
-    if (times.iat === undefined) return 'Claim "iat" is missing';
-    if (now - times.iat > policy.maxTokenAgeSeconds + tolerance) return "Token too old";
+    if (times.iat === undefined) return { reason: "claim_missing", detail: 'Claim "iat" is missing' };
+    if (now - times.iat > policy.maxTokenAgeSeconds + tolerance) {
+      return { reason: "too_old", detail: "Token too old" };
+    }
   }
   return undefined;
+}
+
+/** True when `value` is a non-empty string without lone UTF-16 surrogates (so it has one UTF-8 encoding). */
+export function isWellFormedText(value: unknown): value is string {
+  return typeof value === "string" && value !== "" && value.isWellFormed();
 }
 
 /** The scopes a token grants: `scope` and `scp`, each a space-separated string or an array of strings. */
@@ -145,15 +168,21 @@ export function grantedScopes(payload: Record<string, unknown>): Set<string> {
     } else if (Array.isArray(value) && value.every((s) => typeof s === "string")) {
       for (const scope of value as string[]) scopes.add(scope);
     } else {
-      throw invalidToken(`Claim "${name}" is not a string or a list of strings`);
+      throw invalidToken("claim_invalid", `Claim "${name}" is not a string or a list of strings`);
     }
   }
   return scopes;
 }
 
 /**
- * Checks every claim of an unverified payload for a token of `kind` (signature checked separately). Throws
- * `ERR_INVALID_TOKEN`; returns the time claims.
+ * The client claims a token may carry, each of which must be allowed when `clientIds` is configured: `azp` (OIDC,
+ * Keycloak, Entra v2), `client_id` (RFC 9068, IdentityServer, Cognito), `appid` (Entra v1), `cid` (Okta).
+ */
+const _CLIENT_CLAIMS = ["azp", "client_id", "appid", "cid"] as const;
+
+/**
+ * Checks every claim of an unverified payload for a token of `kind` (signature checked separately; `iss` was
+ * matched by the caller). Throws `ERR_INVALID_TOKEN` with its reason code; returns the time claims.
  */
 export function checkClaims(
   payload: Record<string, unknown>,
@@ -161,47 +190,64 @@ export function checkClaims(
   policy: ClaimsPolicy,
   nowMs: number,
 ): TokenTimes {
-  if (payload.iss !== policy.issuer) throw invalidToken("Issuer mismatch");
   // Security event tokens (RFC 8417: back-channel logout, CAEP) carry "events"; no bearer token does.
-  if ("events" in payload) throw invalidToken("Security event tokens are not accepted");
+  if ("events" in payload) throw invalidToken("event_token", "Security event tokens are not accepted");
   for (const name of policy.requiredClaims) {
     if (payload[name] === undefined || payload[name] === null) {
-      throw invalidToken(`Claim "${name}" is missing`);
+      throw invalidToken(name === "sub" ? "sub_malformed" : "claim_missing", `Claim "${name}" is missing`);
     }
   }
   const times = tokenTimesOf(payload);
   const timeProblem = checkTimes(times, policy, nowMs);
-  if (timeProblem !== undefined) throw invalidToken(timeProblem);
-  if (typeof payload.sub !== "string" || payload.sub === "") throw invalidToken('Claim "sub" is missing');
-  const audiences = _audiences(payload.aud);
-  if (audiences === undefined) throw invalidToken('Claim "aud" is missing or invalid');
-  for (const name of ["azp", "client_id"]) {
+  if (timeProblem !== undefined) throw invalidToken(timeProblem.reason, timeProblem.detail);
+  // A subject keys stored links: it must have exactly one spelling (no lone surrogate, which JSON allows).
+  if (!isWellFormedText(payload.sub)) {
+    throw invalidToken("sub_malformed", 'Claim "sub" is missing or malformed');
+  }
+  const audiences = payload.aud === undefined && kind === "access" && policy.audiences === undefined
+    ? []
+    : _audiences(payload.aud);
+  if (audiences === undefined) throw invalidToken("aud_mismatch", 'Claim "aud" is missing or invalid');
+  for (const name of _CLIENT_CLAIMS) {
     if (payload[name] !== undefined && typeof payload[name] !== "string") {
-      throw invalidToken(`Claim "${name}" is not a string`);
+      throw invalidToken("claim_invalid", `Claim "${name}" is not a string`);
     }
   }
   if (kind === "id") {
     const trusted = policy.idAudiences;
-    if (trusted === undefined) throw invalidToken("ID tokens are not accepted from this issuer");
+    if (trusted === undefined) {
+      throw invalidToken("id_token_as_bearer", "ID tokens are not accepted from this issuer");
+    }
     // OIDC Core §3.1.3.7 steps 3-5: our client among the audiences, no untrusted extra audience, and azp
     // (required when there are several audiences) naming our client.
-    if (!audiences.every((a) => trusted.has(a))) throw invalidToken("ID token has an untrusted audience");
-    if (audiences.length > 1 && payload.azp === undefined) throw invalidToken("ID token lacks azp");
+    if (!audiences.every((a) => trusted.has(a))) {
+      throw invalidToken("aud_mismatch", "ID token has an untrusted audience");
+    }
+    if (audiences.length > 1 && payload.azp === undefined) {
+      throw invalidToken("client_not_allowed", "ID token lacks azp");
+    }
     if (payload.azp !== undefined && !trusted.has(payload.azp as string)) {
-      throw invalidToken("ID token azp mismatch");
+      throw invalidToken("client_not_allowed", "ID token azp mismatch");
     }
   } else {
-    if (!audiences.some((a) => policy.audiences.has(a))) throw invalidToken("Audience mismatch");
+    if (policy.audiences !== undefined && !audiences.some((a) => policy.audiences!.has(a))) {
+      throw invalidToken("aud_mismatch", "Audience mismatch");
+    }
     const scopes = grantedScopes(payload);
-    for (const scope of policy.requiredScopes) if (!scopes.has(scope)) throw invalidToken("Missing scope");
+    for (const scope of policy.requiredScopes) {
+      if (!scopes.has(scope)) throw invalidToken("scope_missing", "Missing scope");
+    }
   }
   if (policy.clientIds !== undefined) {
-    // Access tokens name their client in client_id (RFC 9068) or azp; an ID token in azp, else its one audience.
-    const client = (kind === "access"
-      ? payload.client_id ?? payload.azp
-      : payload.azp ?? (audiences.length === 1 ? audiences[0] : undefined)) as string | undefined;
-    if (client === undefined || !policy.clientIds.has(client)) {
-      throw invalidToken("Client not allowed");
+    // Every client claim the token carries must name an allowed client (one of them naming another client is
+    // enough to refuse); an ID token without any names its client in its one audience.
+    const clients = _CLIENT_CLAIMS.map((name) => payload[name]).filter((c) => c !== undefined) as string[];
+    if (clients.length === 0 && kind === "id" && audiences.length === 1) clients.push(audiences[0]);
+    if (clients.length === 0) {
+      throw invalidToken("client_not_allowed", "Client not allowed: no azp, client_id, appid or cid");
+    }
+    if (!clients.every((client) => policy.clientIds!.has(client))) {
+      throw invalidToken("client_not_allowed", "Client not allowed");
     }
   }
   return times;
@@ -212,11 +258,11 @@ export function checkTyp(typ: string | undefined, kind: TokenKind, policy: Claim
   const actual = typ === undefined ? undefined : normalizeMediaType(typ);
   const expected = kind === "access" ? policy.typ : policy.idTyp;
   if (expected !== undefined) {
-    if (actual !== expected) throw invalidToken("Token type mismatch");
+    if (actual !== expected) throw invalidToken("typ_not_accepted", "Token type mismatch");
     return;
   }
   // Explicitly typed tokens of other kinds (logout+jwt, secevent+jwt, dpop+jwt, ...) are never bearer tokens.
   if (actual !== undefined && !(kind === "access" ? _DEFAULT_ACCESS_TYPS : _DEFAULT_ID_TYPS).has(actual)) {
-    throw invalidToken("Token type not accepted");
+    throw invalidToken("typ_not_accepted", "Token type not accepted");
   }
 }

@@ -48,9 +48,11 @@ export interface JwsHeader {
  * bytes, so it may key a cache.
  */
 export function checkCompactJws(token: unknown, maxTokenBytes: number): CompactJwsParts {
-  if (typeof token !== "string") throw invalidToken("Token is not a string");
-  if (token.length > maxTokenBytes) throw invalidToken(`Token larger than ${maxTokenBytes} bytes`);
-  if (!_COMPACT_JWS.test(token)) throw invalidToken("Token is not a compact JWS");
+  if (typeof token !== "string") throw invalidToken("malformed", "Token is not a string");
+  if (token.length > maxTokenBytes) {
+    throw invalidToken("malformed", `Token larger than ${maxTokenBytes} bytes`);
+  }
+  if (!_COMPACT_JWS.test(token)) throw invalidToken("malformed", "Token is not a compact JWS");
   const first = token.indexOf(".");
   const second = token.indexOf(".", first + 1);
   const parts: CompactJwsParts = {
@@ -62,7 +64,7 @@ export function checkCompactJws(token: unknown, maxTokenBytes: number): CompactJ
   if (
     !hasCanonicalTail(parts.header) || !hasCanonicalTail(parts.payload) || !hasCanonicalTail(parts.signature)
   ) {
-    throw invalidToken("Token is not canonical base64url");
+    throw invalidToken("malformed", "Token is not canonical base64url");
   }
   return parts;
 }
@@ -90,10 +92,10 @@ export function decodeJsonObjectSegment(
     if (!isCanonicalBase64url(segment)) throw new TypeError("Invalid base64url");
     value = JSON.parse(_segmentText(segment));
   } catch (error) {
-    throw invalidToken(`Token ${what} is not JSON`, error);
+    throw invalidToken("malformed", `Token ${what} is not JSON`, error);
   }
   if (typeof value !== "object" || value === null || Array.isArray(value)) {
-    throw invalidToken(`Token ${what} is not a JSON object`);
+    throw invalidToken("malformed", `Token ${what} is not a JSON object`);
   }
   return value as Record<string, unknown>;
 }
@@ -106,24 +108,28 @@ export function decodeJsonObjectSegment(
  */
 export function checkJwsHeader(header: Record<string, unknown>, algorithms: ReadonlySet<string>): JwsHeader {
   const { alg, kid, typ, cty } = header;
-  if (typeof alg !== "string") throw invalidToken("Token header has no algorithm");
+  if (typeof alg !== "string") throw invalidToken("alg_not_allowed", "Token header has no algorithm");
   if (alg.toLowerCase() === "none" || alg.toUpperCase().startsWith("HS") || !algorithms.has(alg)) {
-    throw invalidToken(`Algorithm "${alg.slice(0, 16)}" not allowed`);
+    throw invalidToken("alg_not_allowed", `Algorithm "${alg.slice(0, 16)}" not allowed`);
   }
-  if ("crit" in header) throw invalidToken("Token header has crit");
-  if ("b64" in header && header.b64 !== true) throw invalidToken("Token header has b64");
+  if ("crit" in header) throw invalidToken("header_not_allowed", "Token header has crit");
+  if ("b64" in header && header.b64 !== true) {
+    throw invalidToken("header_not_allowed", "Token header has b64");
+  }
   for (const member of _KEY_POINTING_MEMBERS) {
-    if (member in header) throw invalidToken(`Token header has "${member}"`);
+    if (member in header) throw invalidToken("header_not_allowed", `Token header has "${member}"`);
   }
   for (const member of _JWE_MEMBERS) {
-    if (member in header) throw invalidToken(`Token header has JWE member "${member}"`);
+    if (member in header) throw invalidToken("header_not_allowed", `Token header has JWE member "${member}"`);
   }
   if (kid !== undefined && (typeof kid !== "string" || kid.length === 0 || kid.length > MAX_KID_LENGTH)) {
-    throw invalidToken("Token header has an invalid kid");
+    throw invalidToken("malformed", "Token header has an invalid kid");
   }
-  if (typ !== undefined && typeof typ !== "string") throw invalidToken("Token header has an invalid typ");
+  if (typ !== undefined && typeof typ !== "string") {
+    throw invalidToken("malformed", "Token header has an invalid typ");
+  }
   if (cty !== undefined && (typeof cty !== "string" || normalizeMediaType(cty) === "jwt")) {
-    throw invalidToken("Nested tokens are not accepted");
+    throw invalidToken("header_not_allowed", "Nested tokens are not accepted");
   }
   return header as JwsHeader;
 }

@@ -21,6 +21,25 @@ export function discoveryUrl(issuer: string): string {
   return `${issuer.endsWith("/") ? issuer.slice(0, -1) : issuer}${DISCOVERY_PATH}`;
 }
 
+/**
+ * Fetches the discovery document of `issuer` and returns the checked URL of its endpoint `name`
+ * (`introspection_endpoint`, …).
+ */
+export async function discoverEndpoint(
+  fetchFn: typeof fetch,
+  issuer: string,
+  name: string,
+  options: DiscoveryOptions,
+): Promise<string> {
+  const body = await fetchJson(fetchFn, discoveryUrl(issuer), { ...options, what: "discovery" });
+  if (typeof body !== "object" || body === null || (body as Record<string, unknown>).issuer !== issuer) {
+    throw new IdpFetchError("Discovery issuer does not equal the configured issuer");
+  }
+  const value = (body as Record<string, unknown>)[name];
+  if (typeof value !== "string") throw new IdpFetchError(`Discovery document has no "${name}"`);
+  return checkIdpUrl(value, options.allowInsecureLoopback, name).href;
+}
+
 /** Fetches the discovery document of `issuer` and returns its checked `jwks_uri`. */
 export async function discoverJwksUri(
   fetchFn: typeof fetch,

@@ -17,6 +17,8 @@ export interface FetchJsonOptions {
   allowInsecureLoopback: boolean;
   /** What is fetched, for messages (`discovery`, `JWKS`). */
   what: string;
+  /** POST this form instead of a GET (RFC 7662 introspection), with these extra headers. */
+  form?: { body: URLSearchParams; headers?: Record<string, string> };
 }
 
 /** An IdP document could not be fetched; the message names the reason, never a secret. */
@@ -62,7 +64,7 @@ async function _readCapped(
 
 const _utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** GETs `url` and parses its body as JSON (still `unknown`: the caller's schema decides). */
+/** GETs `url` (or POSTs `options.form`) and parses its body as JSON (still `unknown`: the caller's schema decides). */
 export async function fetchJson(
   fetchFn: typeof fetch,
   url: string,
@@ -78,11 +80,17 @@ export async function fetchJson(
   try {
     let response: Response;
     try {
+      const form = options.form;
       response = await fetchFn(target.href, {
-        method: "GET",
+        method: form === undefined ? "GET" : "POST",
         redirect: "manual",
         signal: controller.signal,
-        headers: { accept: "application/json" },
+        headers: form === undefined ? { accept: "application/json" } : {
+          accept: "application/json",
+          "content-type": "application/x-www-form-urlencoded",
+          ...form.headers,
+        },
+        ...(form === undefined ? {} : { body: form.body.toString() }),
       });
     } catch (error) {
       const reason = controller.signal.aborted ? `timed out after ${timeoutMs} ms` : "network error";

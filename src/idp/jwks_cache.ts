@@ -30,6 +30,8 @@ import { buildKeySet, carryOverKeys, findKey, type KeySet, type VerificationKey 
 export interface JwksCacheOptions {
   /** Let concurrent callers await one in-flight refetch (not on Workers). @default true */
   shareInFlight?: boolean;
+  /** The concrete issuer whose discovery names the JWKS (a template's first tenant). @default issuer.issuer */
+  discoveryIssuer?: string;
 }
 
 /** A key found for a token, with how long the key set it came from stays fresh. */
@@ -79,6 +81,7 @@ class IssuerJwksCache implements JwksCache {
   readonly #maxAgeMs: number;
   readonly #staleMs: number;
   readonly #cooldownMs: number;
+  readonly #discoveryIssuer: string;
   #snapshot: _Snapshot | undefined;
   #jwksUri: { uri: string; atMs: number } | undefined;
   #lastAttemptAtMs = Number.NEGATIVE_INFINITY;
@@ -96,6 +99,7 @@ class IssuerJwksCache implements JwksCache {
     this.#maxAgeMs = issuer.jwks.cacheMaxAgeSeconds * 1000;
     this.#staleMs = issuer.jwks.staleMaxAgeSeconds * 1000;
     this.#cooldownMs = issuer.jwks.cooldownSeconds * 1000;
+    this.#discoveryIssuer = options.discoveryIssuer ?? issuer.issuer;
   }
 
   health(): JwksHealth {
@@ -121,24 +125,24 @@ class IssuerJwksCache implements JwksCache {
     if (snapshot !== undefined && now < snapshot.fetchedAtMs + this.#maxAgeMs) {
       const found = findKey(snapshot.keySet, kid, alg);
       if ("found" in found) return this.#result(found.found, snapshot);
-      if ("refused" in found) throw invalidToken(found.refused);
+      if ("refused" in found) throw invalidToken("key_unusable", found.refused);
       // An unknown kid on a fresh set: maybe the IdP rotated. Refetch, unless the cooldown says no.
       let ok: boolean | undefined;
       if (this.#mayAttempt(now)) ok = await this.#refresh(kid);
       else if (this.#inFlight !== undefined) ok = await this.#inFlight;
       if (ok === undefined) {
         if (this.#lastFailed) throw this.#unavailable(now, "Unknown key id while the IdP is failing");
-        throw invalidToken("Unknown key id");
+        throw invalidToken("kid_unknown", "Unknown key id");
       }
       now = this.#deps.now();
       snapshot = this.#snapshot;
       if (snapshot !== undefined) {
         const again = findKey(snapshot.keySet, kid, alg);
         if ("found" in again) return this.#result(again.found, snapshot);
-        if ("refused" in again) throw invalidToken(again.refused);
+        if ("refused" in again) throw invalidToken("key_unusable", again.refused);
       }
       if (!ok) throw this.#unavailable(now, "Unknown key id and the JWKS cannot be fetched");
-      throw invalidToken("Unknown key id");
+      throw invalidToken("kid_unknown", "Unknown key id");
     }
     // No key set, or a stale one.
     let ok = false;
@@ -156,8 +160,8 @@ class IssuerJwksCache implements JwksCache {
     }
     const found = findKey(snapshot.keySet, kid, alg);
     if ("found" in found) return this.#result(found.found, snapshot);
-    if ("refused" in found) throw invalidToken(found.refused);
-    if (fresh && ok) throw invalidToken("Unknown key id");
+    if ("refused" in found) throw invalidToken("key_unusable", found.refused);
+    if (fresh && ok) throw invalidToken("kid_unknown", "Unknown key id");
     throw this.#unavailable(now, "Unknown key id and the JWKS cannot be refreshed");
   }
 
@@ -233,7 +237,7 @@ class IssuerJwksCache implements JwksCache {
     if (this.#issuer.jwksUri !== undefined) return this.#issuer.jwksUri;
     const now = this.#deps.now();
     if (this.#jwksUri !== undefined && now < this.#jwksUri.atMs + this.#maxAgeMs) return this.#jwksUri.uri;
-    const uri = await discoverJwksUri(this.#deps.fetch, this.#issuer.issuer, {
+    const uri = await discoverJwksUri(this.#deps.fetch, this.#discoveryIssuer, {
       timeoutMs: this.#issuer.jwks.fetchTimeoutMs,
       maxBodyBytes: this.#issuer.jwks.maxBodyBytes,
       allowInsecureLoopback: this.#issuer.allowInsecureLoopback,

@@ -47,19 +47,19 @@ const _ascii = new TextEncoder();
  */
 export async function verifySignature(parts: CompactJwsParts, key: VerificationKey): Promise<void> {
   const params = Object.hasOwn(_SIGNATURE_PARAMS, key.alg) ? _SIGNATURE_PARAMS[key.alg] : undefined;
-  if (params === undefined) throw invalidToken("Unsupported algorithm");
+  if (params === undefined) throw invalidToken("alg_not_allowed", "Unsupported algorithm");
   let cryptoKey = key.cryptoKey;
   if (cryptoKey === undefined) {
     try {
       cryptoKey = await importVerificationKey(key);
     } catch (error) {
-      throw invalidToken("Key cannot be imported", error);
+      throw invalidToken("key_unusable", "Key cannot be imported", error);
     }
   }
   const signature = decodeBase64url(parts.signature);
   const ecdsaBytes = _ECDSA_SIGNATURE_BYTES[key.alg];
   if (ecdsaBytes !== undefined && signature.length !== ecdsaBytes) {
-    throw invalidToken("Signature has the wrong size");
+    throw invalidToken("signature_invalid", "Signature has the wrong size");
   }
   // The signing input is ASCII (the format check allowed nothing else), so UTF-8 encoding is the identity.
   const signingInput = _ascii.encode(parts.signingInput);
@@ -67,9 +67,9 @@ export async function verifySignature(parts: CompactJwsParts, key: VerificationK
   try {
     valid = await crypto.subtle.verify(params, cryptoKey, signature, signingInput);
   } catch (error) {
-    throw invalidToken("Signature verification failed", error);
+    throw invalidToken("signature_invalid", "Signature verification failed", error);
   }
-  if (!valid) throw invalidToken("Signature verification failed");
+  if (!valid) throw invalidToken("signature_invalid", "Signature verification failed");
 }
 
 /** Options for {@link verifyJws}. */
@@ -102,7 +102,11 @@ export async function verifyJws(
   const parts = checkCompactJws(token, options.maxTokenBytes);
   const header = checkJwsHeader(decodeJsonObjectSegment(parts.header, "header"), new Set(options.algorithms));
   const match = findKey(keySet, header.kid, header.alg);
-  if (!("found" in match)) throw invalidToken("refused" in match ? match.refused : "Unknown key id");
+  if (!("found" in match)) {
+    throw "refused" in match
+      ? invalidToken("key_unusable", match.refused)
+      : invalidToken("kid_unknown", "Unknown key id");
+  }
   await verifySignature(parts, match.found);
   return { header, payload: decodeBase64url(parts.payload), key: match.found };
 }

@@ -17,3 +17,5 @@ export {
 export { type VerifiedJws, verifyJws, type VerifyJwsOptions } from "./jws_verify.ts";
 export { type TokenKind } from "./claims.ts";
 export { discoverJwksUri, discoveryUrl } from "./discovery.ts";
+export { REFUSAL_REASONS, type RefusalReason } from "./refusal_reason.ts";
+export { createIntrospector, type Introspector, type IntrospectorOptions } from "./introspection.ts";

@@ -94,7 +94,9 @@ class RulePolicy implements Policy {
 
   profilesFor(identity: Identity): readonly string[] {
     for (const rule of this.#rules) {
-      if (rule.issuer !== undefined && rule.issuer !== identity.issuer) continue;
+      if (rule.issuer !== undefined && rule.issuer !== (identity.configuredIssuer ?? identity.issuer)) {
+        continue;
+      }
       if (rule.claim !== undefined && !rule.test(_claimValue(identity.claims, rule.claim))) continue;
       return rule.profiles;
     }

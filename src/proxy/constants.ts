@@ -16,46 +16,6 @@ export const DENIED_SEGMENT_PAIRS: ReadonlyArray<readonly [string, string]> = [
   ["portals", "self"],
 ];
 
-/**
- * ArcGIS REST operations that change data, refused unless the allowlist entry sets `allowEdits` (compared
- * case-insensitively with every path segment, so a service or folder named like one is refused too).
- */
-export const EDIT_OPERATIONS: readonly string[] = [
-  // Feature services and layers.
-  "applyedits",
-  "addfeatures",
-  "updatefeatures",
-  "deletefeatures",
-  "addattachment",
-  "addattachments",
-  "updateattachment",
-  "updateattachments",
-  "deleteattachments",
-  "calculate",
-  "append",
-  "truncate",
-  "upload",
-  // Branch versioning.
-  "startediting",
-  "stopediting",
-  "reconcile",
-  "post",
-  // Portal content.
-  "additem",
-  "updateitem",
-  "deleteitem",
-  "deleteitems",
-  "createservice",
-  "share",
-  "unshare",
-  "createfolder",
-  "deletefolder",
-  "move",
-  "addresources",
-  "updateresources",
-  "removeresources",
-];
-
 /** Request headers forwarded to the upstream (lower case); everything else is dropped. */
 export const FORWARDED_REQUEST_HEADERS: readonly string[] = [
   "accept",
@@ -115,6 +75,12 @@ export const MULTIPART_HEADER_MAX_BYTES = 16 * 1024;
 
 /** `Retry-After` sent with a 429 from the per-identity rate limit. */
 export const DEFAULT_RATE_LIMIT_RETRY_AFTER_SECONDS = 60;
+
+/**
+ * Longest proxy target (everything after the proxy path's `?`), in characters; longer ones are answered 414. The
+ * Maps SDK switches to POST well below this (its `request.maxUrlLength` is 2,000).
+ */
+export const MAX_TARGET_CHARS = 8192;
 
 /** Length of the hex target hash put in log entries. */
 export const LOG_HASH_HEX_CHARS = 16;

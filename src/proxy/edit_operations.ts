@@ -1,19 +1,13 @@
 /**
- * Recognizes ArcGIS REST operations that change data. Allowlist entries are read-only unless they set `allowEdits`.
+ * Recognizes ArcGIS REST paths that are not reads (see `read_operations.ts`, the one table). Allowlist entries are
+ * read-only unless they set `allowEdits`.
  *
  * @module
  */
-import { EDIT_OPERATIONS } from "./constants.ts";
 import { _comparableSegments } from "./_path_segments.ts";
+import { classifyOperation } from "./read_operations.ts";
 
-/** True when any segment of `pathname` (normalized) names an edit operation, in any case or percent-encoding. */
+/** True when `pathname` (normalized) names an operation that may change data, in any case or percent-encoding. */
 export function isEditOperationPath(pathname: string): boolean {
-  return isEditOperationSegments(_comparableSegments(pathname));
-}
-
-const _EDIT_OPERATIONS: ReadonlySet<string> = new Set(EDIT_OPERATIONS);
-
-/** {@link isEditOperationPath} on segments from `_comparableSegments` (computed once for several checks). */
-export function isEditOperationSegments(segments: readonly string[]): boolean {
-  return segments.some((segment) => _EDIT_OPERATIONS.has(segment));
+  return classifyOperation(_comparableSegments(pathname)).kind === "write";
 }

@@ -1,14 +1,16 @@
 /**
  * Stage 2 of the proxy, the policy: what the entry lets this caller do with this target. The method (405), the
- * operation (edits need `allowEdits`, 403), the query (`token` stripped; JSONP `callback` and `f=html` refused,
+ * operation (token minting and administration never, 403; a read-only entry forwards only the reads of
+ * `read_operations.ts`, 403), the query (`token` stripped; JSONP `callback` and `f=html` refused,
  * 403), the profile (403), the declared body length (400/413) and the per-identity rate limit (429).
  *
  * @module
  */
 import { BrokerError } from "../errors.ts";
+import { chooseProxyProfile } from "../policy/profile_choice.ts";
 import type { Identity } from "../types.ts";
 import { _notAllowed, type _ProxySettings, _sha256Hex } from "./_proxy_settings.ts";
-import { isEditOperationSegments } from "./edit_operations.ts";
+import { classifyOperation, type OperationClass } from "./read_operations.ts";
 import { filterQueryString } from "./form_filter.ts";
 import type { ResolvedTarget } from "./resolve_target.ts";
 
@@ -33,6 +35,19 @@ export interface PolicyDecision {
   profile: string;
   /** The declared `Content-Length`, when there is one. */
   contentLength?: number;
+  /** The operation the target names (see `read_operations.ts`). */
+  operation: OperationClass;
+  /** Where the token goes: the entry's `tokenIn`, but always the header for header-only profiles (API keys). */
+  tokenIn: "header" | "query";
+}
+
+/** Methods that can read (POST too: reads with long parameters are sent as forms). */
+const _READ_METHODS: ReadonlySet<string> = new Set(["GET", "HEAD", "POST"]);
+
+/** True when a read-only entry may forward `operation` with `method`. */
+function _isRead(operation: OperationClass, method: string): boolean {
+  if (operation.kind !== "read" || !_READ_METHODS.has(method)) return false;
+  return operation.getOnly !== true || method !== "POST";
 }
 
 /** Checks the rate limit of an identity; built once per handler. */
@@ -65,15 +80,6 @@ export function _createRateCheck(
   };
 }
 
-function _chooseProfile(entryProfile: string | undefined, profiles: readonly string[]): string {
-  if (profiles.length === 0) throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows the proxy");
-  if (entryProfile === undefined) return profiles[0];
-  if (!profiles.includes(entryProfile)) {
-    throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows this proxy target");
-  }
-  return entryProfile;
-}
-
 /** The declared `Content-Length`: 400 when malformed, 413 over `maxBodyBytes`. */
 function _contentLength(request: Request, maxBodyBytes: number): number | undefined {
   const header = request.headers.get("content-length");
@@ -96,8 +102,27 @@ export async function checkRequestPolicy(
   if (!(entry.methods as readonly string[]).includes(method)) {
     throw new BrokerError("ERR_METHOD_NOT_ALLOWED", "Method not allowed for this proxy target");
   }
-  if (!entry.allowEdits && isEditOperationSegments(segments)) {
-    await options.settings.logTarget("info", "Proxy edit operation refused", target.url);
+  const operation = classifyOperation(segments);
+  const named = { resourceType: operation.type, operation: operation.operation };
+  if (operation.kind === "denied") {
+    await options.settings.logTarget(
+      "info",
+      "Proxy operation refused: token minting or administration",
+      target.url,
+      named,
+    );
+    throw _notAllowed("Proxy request not allowed");
+  }
+  if (!entry.allowEdits && !_isRead(operation, method)) {
+    await options.settings.logTarget(
+      "info",
+      "Proxy operation refused: not a read and the entry is read-only",
+      target.url,
+      {
+        ...named,
+        method,
+      },
+    );
     throw _notAllowed("Proxy request not allowed");
   }
   const search = filterQueryString(target.url.search); // strips `token`, refuses `callback` and `f=html`
@@ -106,10 +131,11 @@ export async function checkRequestPolicy(
     url = new URL(url.href);
     url.search = search;
   }
-  const profile = _chooseProfile(entry.profile, options.context.profiles);
+  const profile = chooseProxyProfile(options.context.profiles, entry.profile);
   const contentLength = _contentLength(request, options.settings.proxy.maxBodyBytes);
   if (options.checkRate !== undefined) await options.checkRate(options.context.identity);
-  const decision: PolicyDecision = { method, url, profile };
+  const tokenIn = options.settings.headerOnlyProfiles.has(profile) ? "header" : entry.tokenIn;
+  const decision: PolicyDecision = { method, url, profile, operation, tokenIn };
   if (contentLength !== undefined) decision.contentLength = contentLength;
   return decision;
 }

@@ -90,6 +90,11 @@ class CloudflareKvStore implements KvStore {
 /**
  * Creates a {@link KvStore} over a Workers KV namespace binding (`env.BROKER_KV`). It has no `take` or
  * `compareAndSet`: Workers KV cannot provide them.
+ *
+ * @param namespace The KV namespace binding.
+ * @param options The log hook, and whether write failures are logged instead of thrown (by default a KV 429
+ * never fails a request).
+ * @returns The store.
  */
 export function createCloudflareKvStore(
   ns: CloudflareKvNamespaceLike,

@@ -168,6 +168,19 @@ class DenoKvStore implements AtomicKvStore {
 /**
  * Creates an {@link AtomicKvStore} over a Deno KV database (`await Deno.openKv()`; `":memory:"` in tests). The
  * caller owns the database and closes it.
+ *
+ * @param kv The open database.
+ * @param options The clock used for the expiry stored inside each value.
+ * @returns The store.
+ *
+ * @example Isolate memory over Deno KV
+ * ```ts
+ * import { createMemoryStore, createTieredStore } from "arcgis-token-broker";
+ * import { createDenoKvStore } from "arcgis-token-broker/deno";
+ *
+ * const kv = await Deno.openKv();
+ * const store = createTieredStore({ memory: createMemoryStore(), shared: createDenoKvStore(kv) });
+ * ```
  */
 export function createDenoKvStore(kv: DenoKvLike, options: DenoKvStoreOptions = {}): AtomicKvStore {
   return new DenoKvStore(kv, options.now ?? Date.now);

@@ -37,7 +37,12 @@ export interface AtomicKvStore extends KvStore {
   compareAndSet(key: string, expected: string | null, value: string, options: KvSetOptions): Promise<boolean>;
 }
 
-/** True when `store` offers the atomic operations. */
+/**
+ * True when `store` offers the atomic operations.
+ *
+ * @param store Any store.
+ * @returns Whether it has `take` and `compareAndSet`.
+ */
 export function isAtomicKvStore(store: KvStore): store is AtomicKvStore {
   const s = store as Partial<AtomicKvStore>;
   return typeof s.take === "function" && typeof s.compareAndSet === "function";

@@ -1,20 +1,28 @@
 /**
- * An in-isolate {@link AtomicKvStore}: a bounded map with TTLs on an injectable clock. It is the first tier of
+ * An in-isolate {@link AtomicKvStore}: bounded maps with TTLs on an injectable clock. It is the first tier of
  * every cache, the default store in tests and the demo, and atomic for free (one isolate, no `await` between a
  * read and its write).
  *
+ * The bound applies per key namespace (`atb:v1:<namespace>:…`, one of `KEY_NAMESPACES`; every other key shares
+ * one more partition), each a least-recently-used map of its own: pressure in one namespace never evicts another's
+ * entries, so a flood of link `state`s or cached tokens cannot push out committed links (refresh tokens).
+ *
  * @module
  */
-import { DEFAULT_MEMORY_MAX_ENTRIES } from "./constants.ts";
+import { DEFAULT_MEMORY_MAX_ENTRIES, KEY_NAMESPACES } from "./constants.ts";
 import { BrokerError } from "../errors.ts";
-import type { AtomicKvStore, KvSetOptions } from "./kv_store.ts";
+import { createLru, type Lru } from "../util/lru.ts";
+import { type AtomicKvStore, KEY_PREFIX, type KvSetOptions } from "./kv_store.ts";
 import { normalizeTtlSeconds } from "./_ttl.ts";
 
 /** Options for {@link createMemoryStore}. */
 export interface MemoryStoreOptions {
   /** Current time in epoch milliseconds; expiry is checked against it on every read. @default Date.now */
   now?: () => number;
-  /** Entries kept at most; past that the least recently used entry goes first. @default 10000 */
+  /**
+   * Entries kept at most per key namespace (each of `KEY_NAMESPACES`, and one partition for all other keys); past
+   * that the namespace's least recently used entry goes first. @default 10000
+   */
   maxEntries?: number;
 }
 
@@ -23,36 +31,51 @@ interface _Entry {
   expiresAtMs: number;
 }
 
+const _NAMESPACES: ReadonlySet<string> = new Set(Object.values(KEY_NAMESPACES));
+
+/** The partition of `key`: its namespace when it is one of the broker's, else "" (all other keys). */
+function _partitionOf(key: string): string {
+  if (!key.startsWith(KEY_PREFIX)) return "";
+  const end = key.indexOf(":", KEY_PREFIX.length);
+  const namespace = end === -1 ? "" : key.slice(KEY_PREFIX.length, end);
+  return _NAMESPACES.has(namespace) ? namespace : "";
+}
+
 class MemoryStore implements AtomicKvStore {
   readonly #now: () => number;
   readonly #maxEntries: number;
-  // A Map iterates in insertion order; re-inserting on use keeps the least recently used entry first.
-  readonly #entries = new Map<string, _Entry>();
+  /** One LRU per partition, created on first write (a fixed, small set: the known namespaces and ""). */
+  readonly #partitions = new Map<string, Lru<string, _Entry>>();
 
   constructor(now: () => number, maxEntries: number) {
     this.#now = now;
     this.#maxEntries = maxEntries;
   }
 
+  #partition(key: string): Lru<string, _Entry> | undefined {
+    return this.#partitions.get(_partitionOf(key));
+  }
+
   #read(key: string): string | null {
-    const entry = this.#entries.get(key);
+    const entries = this.#partition(key);
+    const entry = entries?.get(key);
     if (entry === undefined) return null;
-    this.#entries.delete(key);
-    if (this.#now() >= entry.expiresAtMs) return null;
-    this.#entries.set(key, entry);
+    if (this.#now() >= entry.expiresAtMs) {
+      entries!.delete(key);
+      return null;
+    }
     return entry.value;
   }
 
   #write(key: string, value: string, options: KvSetOptions): void {
     const ttlSeconds = normalizeTtlSeconds(options.ttlSeconds);
-    this.#entries.delete(key);
-    this.#entries.set(key, { value, expiresAtMs: this.#now() + ttlSeconds * 1000 });
-    let excess = this.#entries.size - this.#maxEntries;
-    for (const oldest of this.#entries.keys()) {
-      if (excess <= 0) break;
-      this.#entries.delete(oldest);
-      excess--;
+    const name = _partitionOf(key);
+    let entries = this.#partitions.get(name);
+    if (entries === undefined) {
+      entries = createLru(this.#maxEntries);
+      this.#partitions.set(name, entries);
     }
+    entries.set(key, { value, expiresAtMs: this.#now() + ttlSeconds * 1000 });
   }
 
   get(key: string): Promise<string | null> {
@@ -69,13 +92,13 @@ class MemoryStore implements AtomicKvStore {
   }
 
   delete(key: string): Promise<void> {
-    this.#entries.delete(key);
+    this.#partition(key)?.delete(key);
     return Promise.resolve();
   }
 
   take(key: string): Promise<string | null> {
     const value = this.#read(key);
-    this.#entries.delete(key);
+    this.#partition(key)?.delete(key);
     return Promise.resolve(value);
   }
 
@@ -97,7 +120,10 @@ class MemoryStore implements AtomicKvStore {
 
 /**
  * Creates an in-memory {@link AtomicKvStore}. Expiry follows `options.now`, so tests move time instead of
- * sleeping; the store never holds more than `maxEntries` entries.
+ * sleeping; the store never holds more than `maxEntries` entries per key namespace.
+ *
+ * @param options The clock and the entry bound.
+ * @returns An empty store.
  */
 export function createMemoryStore(options: MemoryStoreOptions = {}): AtomicKvStore {
   const maxEntries = options.maxEntries ?? DEFAULT_MEMORY_MAX_ENTRIES;

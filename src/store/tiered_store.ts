@@ -95,9 +95,26 @@ class AtomicTieredStore implements AtomicKvStore {
   }
 }
 
-/** Creates a tiered store; it is an {@link AtomicKvStore} when `shared` is one. */
+/**
+ * Creates a tiered store; it is an {@link AtomicKvStore} when `shared` is one.
+ *
+ * @param options The memory tier, the shared tier and how long memory keeps a value.
+ * @returns The store, atomic because `shared` is.
+ *
+ * @example Isolate memory over a shared KV
+ * ```ts
+ * import { createMemoryStore, createTieredStore } from "arcgis-token-broker";
+ *
+ * const store = createTieredStore({ memory: createMemoryStore(), shared: createMemoryStore() });
+ * ```
+ */
 export function createTieredStore(options: TieredStoreOptions & { shared: AtomicKvStore }): AtomicKvStore;
-/** Creates a tiered store over a non-atomic shared store. */
+/**
+ * Creates a tiered store over a non-atomic shared store.
+ *
+ * @param options The memory tier, the shared tier and how long memory keeps a value.
+ * @returns The store (not atomic).
+ */
 export function createTieredStore(options: TieredStoreOptions): KvStore;
 export function createTieredStore(options: TieredStoreOptions): KvStore {
   const memoryTtlSeconds = options.memoryTtlSeconds ?? DEFAULT_TIERED_MEMORY_TTL_SECONDS;

@@ -14,6 +14,8 @@ import type {
   FakeFeature,
   FakeField,
   FakeLimits,
+  FakeOidcLoginConfig,
+  FakeOidcLoginRecord,
   FakeRedirect,
   FakeRequestRecord,
   FakeServiceType,
@@ -62,6 +64,30 @@ export interface _Failure {
   hits: number;
 }
 
+/** A sign-in session of the portal (its own cookie). */
+export interface _PortalSession {
+  username: string;
+  expiresMs: number;
+  /** The IdP's ID token, for `id_token_hint` at logout (OpenID Connect sessions only). */
+  idToken?: string;
+}
+
+/** An `oauth2/authorize` request waiting for the IdP's answer. */
+export interface _OidcPending {
+  /** The authorize URL to resume once signed in. */
+  resume: string;
+  nonce: string;
+  verifier?: string;
+  expiresMs: number;
+}
+
+/** The portal's key pair for `private_key_jwt`. */
+export interface _OidcKey {
+  kid: string;
+  privateKey: CryptoKey;
+  publicJwk: JsonWebKey & { kid: string; alg: string; use: string };
+}
+
 /** Everything one fake instance holds. */
 export interface _State {
   now: () => number;
@@ -85,6 +111,13 @@ export interface _State {
   leakyHeaders: boolean;
   signedInUser: string | null | FakeSignedInUserResolver;
   authorizeDenied: boolean;
+  oidcLogin?: FakeOidcLoginConfig;
+  portalSessions: Map<string, _PortalSession>;
+  oidcPending: Map<string, _OidcPending>;
+  /** Where a sign-out goes after the IdP's logout, by logout `state`. */
+  signOutReturns: Map<string, string | undefined>;
+  oidcLogins: FakeOidcLoginRecord[];
+  oidcKey?: Promise<_OidcKey>;
   redirects: FakeRedirect[];
   tileCacheControl: string;
   tileLastModifiedMs: number;

@@ -38,6 +38,7 @@ import {
 import { allowed, validToken } from "./_auth.ts";
 import { extractToken } from "./_request_reader.ts";
 import { clampMinutes, hexId, minutesToMs, randomString, sha256Base64url } from "./_util.ts";
+import { sessionUser, startOidcLogin } from "./_oidc_login.ts";
 
 /** `P/info`. */
 export function portalInfo(ctx: _Ctx): Response {
@@ -109,7 +110,8 @@ function _federatedServerFor(ctx: _Ctx, raw: string): _Server | undefined {
   }
   const origin = publicOrigin(ctx);
   for (const server of ctx.state.servers.values()) {
-    if (!server.federated || server.hosted) continue;
+    // ArcGIS Online answers generateToken(serverUrl) for its hosted services too (the Maps SDK asks it).
+    if (!server.federated) continue;
     const root = new URL(serverUrl(ctx.state, server, origin));
     if (root.origin.toLowerCase() !== target.origin.toLowerCase()) continue;
     const path = target.pathname.replace(/\/+$/, "");
@@ -327,18 +329,23 @@ function _withParams(base: string, params: Record<string, string | undefined>, f
   return `${base}${base.includes("?") ? "&" : "?"}${search}`;
 }
 
+/**
+ * The member signed in at `oauth2/authorize`: the `X-Fake-ArcGIS-User` header, else the portal's session cookie,
+ * else (with no OpenID Connect login configured) the `signedInUser` setting.
+ */
 function _signedInUser(ctx: _Ctx): FakeUser | undefined {
   const state = ctx.state;
-  let name: string | null | undefined = ctx.request.headers.get(SIGNED_IN_USER_HEADER) ?? undefined;
-  if (name === undefined) {
-    const setting = state.signedInUser;
-    name = typeof setting === "function" ? setting(ctx.request) : setting;
-  }
+  const header = ctx.request.headers.get(SIGNED_IN_USER_HEADER);
+  if (header !== null) return state.users.get(header);
+  const fromSession = sessionUser(ctx);
+  if (fromSession !== undefined || state.oidcLogin !== undefined) return fromSession;
+  const setting = state.signedInUser;
+  const name = typeof setting === "function" ? setting(ctx.request) : setting;
   return name ? state.users.get(name) : undefined;
 }
 
 /** `P/oauth2/authorize`. */
-export function oauth2Authorize(ctx: _Ctx): Response {
+export async function oauth2Authorize(ctx: _Ctx): Promise<Response> {
   const state = ctx.state;
   const app = state.apps.get(param(ctx, "client_id") ?? "");
   if (!app) return arcgisError(ctx, INVALID_CLIENT_ERROR);
@@ -364,6 +371,7 @@ export function oauth2Authorize(ctx: _Ctx): Response {
     }));
   }
   const user = _signedInUser(ctx);
+  if (!user && state.oidcLogin !== undefined) return await startOidcLogin(ctx, state.oidcLogin);
   if (!user) {
     return new Response(
       "<!DOCTYPE html><html><head><title>Sign In</title></head><body><h1>Sign in to Fake ArcGIS</h1>" +
@@ -452,6 +460,7 @@ export function userJson(state: _State, user: FakeUser): Record<string, unknown>
       ["portal:user:joinGroup", "portal:user:viewOrgGroups", "portal:user:viewOrgItems"],
     groups: (user.groups ?? []).map(_groupJson),
     provider: user.provider ?? (user.idpUsername ? "enterprise" : "arcgis"),
+    userLicenseTypeId: user.userType ?? "creatorUT",
     disabled: false,
     access: "org",
   };

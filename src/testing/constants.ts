@@ -273,3 +273,28 @@ export const DEFAULT_FAKE_APPS: readonly Readonly<FakeApp>[] = Object.freeze([
 export const DEFAULT_FAKE_API_KEYS: readonly Readonly<FakeApiKey>[] = Object.freeze([
   { token: "AAPTfakeApiKey0000000000000000000000000000", owner: "alice" },
 ]);
+
+/** Shortest ArcGIS username of a member who joins through an OpenID Connect or SAML login. */
+export const USERNAME_MIN_LENGTH = 6;
+
+/** Longest ArcGIS username. */
+export const USERNAME_MAX_LENGTH = 128;
+
+/** The portal's sign-in session cookie (the name ArcGIS uses for its encrypted session cookie). */
+export const PORTAL_SESSION_COOKIE = "esri_aopc";
+
+/** Default lifetime of the portal's sign-in session, minutes *(assumed)*. */
+export const DEFAULT_PORTAL_SESSION_MINUTES = 120;
+
+/** How long an `oauth2/authorize` request waits for the IdP's answer, minutes *(assumed)*. */
+export const OIDC_PENDING_MINUTES = 10;
+
+/** What ArcGIS shows when administrator-only join refuses an unknown member. */
+export const OIDC_INVITATION_ONLY_MESSAGE =
+  "Unable to sign in, logins are by invitation only. Please contact the administrator of this web site to access this site.";
+
+/** What ArcGIS shows when the IdP's token answer (or the ID token) is unusable. */
+export const OIDC_MISSING_PARAMETER_MESSAGE = "Did not receive required parameter from the provider";
+
+/** What ArcGIS shows when the user-profile call fails. */
+export const OIDC_MISSING_PROFILE_MESSAGE = "Did not receive 'user profile' parameter from the provider";

@@ -20,7 +20,11 @@ export const DEFAULT_TRAILHEAD_FIELDS: readonly Readonly<FakeField>[] = Object.f
 const _PREFIXES = ["Cedar", "Oak", "Pine", "Alder", "Willow", "Maple"];
 const _SUFFIXES = ["Creek", "Ridge", "Canyon", "Meadow", "Falls", "Lake"];
 
-/** A fresh copy of the 36 default trailheads (OBJECTID 1..36). */
+/**
+ * A fresh copy of the 36 default trailheads (OBJECTID 1..36).
+ *
+ * @returns New feature objects, safe to change.
+ */
 export function createDefaultTrailheads(): FakeFeature[] {
   const features: FakeFeature[] = [];
   for (let i = 0; i < DEFAULT_TRAILHEAD_COUNT; i++) {
@@ -56,6 +60,9 @@ export interface DefaultFakeServicesOptions {
  * The default services. Under `serverPath`: `Trailheads` (FeatureServer, org), `PublicTrailheads` (FeatureServer,
  * public), `EditorTrailheads` (FeatureServer, group "Trail Editors" only), `Basemap` (MapServer, org), `Basemap`
  * (VectorTileServer, org). Under `hostedRoot`: `Trailheads` (FeatureServer, org).
+ *
+ * @param options Where to put them: the server path and the hosted root.
+ * @returns The service configs, for `createFakeArcGIS({ services })`.
  */
 export function defaultFakeServices(
   options: DefaultFakeServicesOptions = { serverPath: "/server" },

@@ -69,6 +69,7 @@ import {
   rotateRefresh,
 } from "./_portal_handlers.ts";
 import { serverCatalog, serverGenerateToken, serverInfo } from "./_server_handlers.ts";
+import { oauth2SignOut, oidcCallback, oidcJwks, oidcSignedOut, oidcUrls } from "./_oidc_login.ts";
 import {
   authorizeService,
   featureEdit,
@@ -245,6 +246,10 @@ function _route(state: _State, path: string): _Route {
       "oauth2/revoketoken": ["portal:oauth2/revokeToken", oauth2RevokeToken],
       "portals/self": ["portal:portals/self", portalsSelf],
       "community/self": ["portal:community/self", communitySelf],
+      "oauth2/signout": ["portal:oauth2/signout", oauth2SignOut],
+      "oauth2/oidc/callback": ["portal:oidc/callback", oidcCallback],
+      "oauth2/oidc/signedout": ["portal:oidc/signedout", oidcSignedOut],
+      "oauth2/oidc/jwks": ["portal:oidc/jwks", oidcJwks],
     };
     const hit = simple[lowerOp];
     if (hit) return { endpoint: hit[0], root: "portal", run: hit[1] };
@@ -386,7 +391,24 @@ async function _applyFailure(
   }
 }
 
-/** Creates a fake ArcGIS portal with servers, services, users, apps and API keys. */
+/**
+ * Creates a fake ArcGIS portal with servers, services, users, apps and API keys.
+ *
+ * @param options Users, apps, API keys, servers and services (defaults: the demo dataset), the clock, limits and
+ * the public origin.
+ * @returns The fake: `fetch`/`handle` to call it in process, its state, request log and failure injection.
+ *
+ * @example Ask the fake for a token, in process
+ * ```ts
+ * import { createFakeArcGIS } from "arcgis-token-broker/testing";
+ *
+ * const fake = createFakeArcGIS({ origin: "https://arcgis.test", startTimeMs: 0 });
+ * const res = await fake.fetch(`${fake.urls().sharingRest}/generateToken`, {
+ *   method: "POST",
+ *   body: new URLSearchParams({ username: "alice", password: "alice-password", f: "json" }),
+ * });
+ * ```
+ */
 export function createFakeArcGIS(options: CreateFakeArcGISOptions = {}): FakeArcGIS {
   let offsetMs = 0;
   let manualMs = options.startTimeMs;
@@ -417,6 +439,11 @@ export function createFakeArcGIS(options: CreateFakeArcGISOptions = {}): FakeArc
     leakyHeaders: options.leakyHeaders ?? false,
     signedInUser: null,
     authorizeDenied: options.authorizeDenied ?? false,
+    ...(options.oidcLogin !== undefined ? { oidcLogin: { ...options.oidcLogin } } : {}),
+    portalSessions: new Map(),
+    oidcPending: new Map(),
+    signOutReturns: new Map(),
+    oidcLogins: [],
     redirects: [...(options.redirects ?? [])],
     tileCacheControl: options.tileCacheControl ?? DEFAULT_TILE_CACHE_CONTROL,
     tileLastModifiedMs: options.tileLastModifiedMs ?? DEFAULT_TILE_LAST_MODIFIED_MS,
@@ -620,6 +647,7 @@ export function createFakeArcGIS(options: CreateFakeArcGISOptions = {}): FakeArc
       const o = _normalizeOrigin(origin) ?? state.origin;
       if (o === undefined) throw new Error("Fake ArcGIS: urls() needs an origin (none is configured)");
       const sharing = sharingUrl(state, o);
+      const oidc = oidcUrls(state, o);
       const servers: FakeArcGISUrls["servers"] = {};
       for (const server of state.servers.values()) {
         if (server.hosted) continue;
@@ -642,6 +670,10 @@ export function createFakeArcGIS(options: CreateFakeArcGISOptions = {}): FakeArc
         oauth2Token: `${sharing}/oauth2/token`,
         oauth2Authorize: `${sharing}/oauth2/authorize`,
         oauth2RevokeToken: `${sharing}/oauth2/revokeToken`,
+        signOut: `${sharing}/oauth2/signout`,
+        oidcRedirect: oidc.callback,
+        oidcSignedOut: oidc.signedOut,
+        oidcPublicKeys: oidc.publicKeys,
         servers,
         ...(hostedRootUrl
           ? { hosted: { root: hostedRootUrl, restServices: `${hostedRootUrl}/rest/services` } }
@@ -724,6 +756,17 @@ export function createFakeArcGIS(options: CreateFakeArcGISOptions = {}): FakeArc
     },
     setSignedInUser(user: string | null | FakeSignedInUserResolver): void {
       state.signedInUser = user;
+    },
+    setOidcLogin(config): void {
+      if (config === null) delete state.oidcLogin;
+      else state.oidcLogin = { ...config };
+    },
+    get oidcLogins() {
+      return state.oidcLogins;
+    },
+    user(username: string): FakeUser | undefined {
+      const user = state.users.get(username);
+      return user === undefined ? undefined : structuredClone(user);
     },
     setAuthorizeDenied(on: boolean): void {
       state.authorizeDenied = on;

@@ -7,7 +7,12 @@
 import type { FakeStreamRecord } from "./types.ts";
 import { pattern, PNG_SIGNATURE } from "./_binary.ts";
 
-/** The byte at `position` of a large export: the PNG signature, then `position & 0xff`. */
+/**
+ * The byte at `position` of a large export: the PNG signature, then `position & 0xff`.
+ *
+ * @param position Offset from the start of the export, bytes.
+ * @returns The byte the fake sends there, so a test can check a streamed body without keeping it.
+ */
 export function largeExportByteAt(position: number): number {
   return position < PNG_SIGNATURE.length ? PNG_SIGNATURE[position] : position & 0xff;
 }

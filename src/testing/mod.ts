@@ -14,6 +14,9 @@
  * await using served = serveFakeArcGIS();   // http://127.0.0.1:<port>
  * ```
  *
+ * With `oidcLogin` the portal signs its members in through an OpenID Connect IdP, configured with the settings of
+ * ArcGIS's "Configure OpenID Connect logins" (see `docs/testing.md`).
+ *
  * @module
  */
 export { createFakeArcGIS } from "./fake_arcgis.ts";
@@ -28,6 +31,8 @@ export {
 export type { DefaultFakeServicesOptions } from "./default_dataset.ts";
 export { fromWebMercator, toWebMercator } from "./web_mercator.ts";
 export { largeExportByteAt } from "./large_export.ts";
+export { arcgisUsername } from "./arcgis_username.ts";
+export type { ArcGISUsernameOptions } from "./arcgis_username.ts";
 export {
   DEFAULT_EDITORS_GROUP,
   DEFAULT_FAKE_API_KEYS,
@@ -49,8 +54,12 @@ export {
   INVALID_TOKEN_ERROR,
   INVALID_URL_ERROR,
   ITEM_PERMISSION_DENIED_ERROR,
+  OIDC_INVITATION_ONLY_MESSAGE,
+  OIDC_MISSING_PARAMETER_MESSAGE,
+  OIDC_MISSING_PROFILE_MESSAGE,
   OPERATION_NOT_SUPPORTED_ERROR,
   PERMISSION_DENIED_ERROR,
+  PORTAL_SESSION_COOKIE,
   REFERER_REQUIRED_ERROR,
   REFRESH_TOKEN_EXPIRED_ERROR,
   SIGNED_IN_USER_HEADER,
@@ -76,6 +85,10 @@ export type {
   FakeIssueCodeOptions,
   FakeIssueTokenOptions,
   FakeLimits,
+  FakeNewMemberDefaults,
+  FakeOidcClientAuthentication,
+  FakeOidcLoginConfig,
+  FakeOidcLoginRecord,
   FakeRecordedFile,
   FakeRedirect,
   FakeRequestRecord,

@@ -1,7 +1,8 @@
 /**
  * {@link startOidcIdp}: a real OpenID provider (the npm package `oidc-provider`) on `127.0.0.1`, for tests, the
  * demo and browser tests. It issues JWT access tokens for one resource (RFC 8707 resource indicators, RFC 9068
- * `at+jwt`), ID tokens, and client-credentials tokens, signed with keys generated here; it can rotate its keys,
+ * `at+jwt`), opaque access tokens for a second resource (validated by RFC 7662 introspection, which a
+ * `client_secret_basic` client and a `private_key_jwt` client may call), ID tokens, and client-credentials tokens, signed with keys generated here; it can rotate its keys,
  * stop and start again on the same port (to play an IdP outage), and get tokens for a user programmatically by
  * driving the authorization code flow with PKCE over HTTP.
  *
@@ -38,12 +39,23 @@ export interface StartOidcIdpOptions {
   resource?: string;
   /** Scopes of that resource. @default ["arcgis"] */
   resourceScopes?: readonly string[];
+  /** A second resource whose access tokens are opaque (introspection only); same scopes. @default "urn:arcgis-broker:opaque" */
+  opaqueResource?: string;
+  /** `aud` of the opaque resource's tokens, as introspection reports it. @default "arcgis-broker-opaque" */
+  opaqueAudience?: string;
   /** Users who can sign in. @default [OIDC_IDP_DEMO_USER] */
   users?: readonly OidcIdpUser[];
   /** Client id of the public SPA client (authorization code + PKCE, no secret). @default "spa" */
   spaClientId?: string;
   /** Redirect URIs of the SPA client, besides the IdP's own `/dev/callback`. @default [] */
   spaRedirectUris?: readonly string[];
+  /**
+   * The SPA client's OpenID Connect back-channel logout URI (e.g. the broker's `{mount}/backchannel-logout`):
+   * signing out at the IdP posts a logout token there. @default none
+   */
+  spaBackchannelLogoutUri?: string;
+  /** Where the IdP may send the browser after an RP-initiated logout. @default [] */
+  spaPostLogoutRedirectUris?: readonly string[];
   /** Client id of the confidential client-credentials client. @default "broker-service" */
   serviceClientId?: string;
   /** Its secret. @default random */
@@ -54,6 +66,44 @@ export interface StartOidcIdpOptions {
   idTokenTtlSeconds?: number;
   /** Port to listen on; 0 picks a free one. @default 0 */
   port?: number;
+}
+
+/** How a relying-party client authenticates at the token endpoint. */
+export type OidcIdpClientAuthMethod = "client_secret_basic" | "client_secret_post" | "private_key_jwt";
+
+/**
+ * A confidential relying party of the test IdP, e.g. an ArcGIS portal whose members sign in through this IdP
+ * (authorization code flow, userinfo, RP-initiated logout). Consent is granted without a page.
+ */
+export interface OidcIdpClient {
+  /** Client id. */
+  clientId: string;
+  /** How it authenticates at the token endpoint. @default "client_secret_post" when a secret is given, else "private_key_jwt" */
+  tokenEndpointAuthMethod?: OidcIdpClientAuthMethod;
+  /** Its secret (the `client_secret_*` methods). @default undefined */
+  clientSecret?: string;
+  /** Where its public keys are published (`private_key_jwt`); fetched by the IdP when it verifies an assertion. @default undefined */
+  jwksUri?: string;
+  /** Redirect URIs (exact match). */
+  redirectUris: readonly string[];
+  /** Where the IdP may send the browser after RP-initiated logout. @default [] */
+  postLogoutRedirectUris?: readonly string[];
+  /** Require PKCE (S256) from this client. @default false */
+  requirePkce?: boolean;
+}
+
+/** The IdP's endpoints, as its discovery document names them. */
+export interface OidcIdpEndpoints {
+  /** `authorization_endpoint`. */
+  authorization: string;
+  /** `token_endpoint`. */
+  token: string;
+  /** `userinfo_endpoint`; it also accepts the access token as an `access_token` query parameter. */
+  userinfo: string;
+  /** `jwks_uri`. */
+  jwks: string;
+  /** `end_session_endpoint` (RP-initiated logout; its confirmation page submits itself). */
+  endSession: string;
 }
 
 /** Tokens from the authorization code flow. */
@@ -76,6 +126,8 @@ export interface OidcIdpLoginOptions {
   scope?: string;
   /** `nonce` of the authorization request (ends up in the ID token). @default random */
   nonce?: string;
+  /** The resource indicator: {@link OidcIdp.resource} (JWT) or {@link OidcIdp.opaqueResource}. @default resource */
+  resource?: string;
 }
 
 /** A running test IdP. */
@@ -90,6 +142,16 @@ export interface OidcIdp extends AsyncDisposable {
   readonly audience: string;
   /** The resource indicator. */
   readonly resource: string;
+  /** The resource whose access tokens are opaque. */
+  readonly opaqueResource: string;
+  /** `aud` of opaque access tokens, as introspection reports it. */
+  readonly opaqueAudience: string;
+  /** The RFC 7662 introspection endpoint. */
+  readonly introspectionEndpoint: string;
+  /** Client id of a confidential client that authenticates with `private_key_jwt` (for introspection). */
+  readonly jwtClientId: string;
+  /** Its private signing key, a JWK with `alg` (ES256): every member is a string. */
+  readonly jwtClientPrivateJwk: Readonly<Record<string, string>>;
   /** Signing algorithm. */
   readonly algorithm: OidcIdpAlgorithm;
   /** The SPA client id. */
@@ -106,10 +168,19 @@ export interface OidcIdp extends AsyncDisposable {
   publishedKids(): string[];
   /** Adds a user, or replaces the one with the same `sub` (its claims apply to tokens issued from now on). */
   setUser(user: OidcIdpUser): void;
+  /** The IdP's endpoints. */
+  readonly endpoints: OidcIdpEndpoints;
+  /** Adds (or replaces) a confidential relying-party client, e.g. a fake ArcGIS portal's OpenID Connect login. */
+  addClient(client: OidcIdpClient): void;
   /** Signs `sub` in through the authorization code flow with PKCE and returns the tokens. */
   login(options: OidcIdpLoginOptions): Promise<OidcIdpTokens>;
-  /** A client-credentials access token for the resource. */
-  clientCredentials(options?: { scope?: string }): Promise<string>;
+  /**
+   * Signs `sub` out at the IdP the way a user does (RP-initiated logout, confirmed), in the session {@link login}
+   * made for them; with a back-channel logout URI configured, the IdP posts the logout token before this resolves.
+   */
+  logout(options: { sub: string }): Promise<void>;
+  /** A client-credentials access token for the resource (or `options.resource`). */
+  clientCredentials(options?: { scope?: string; resource?: string }): Promise<string>;
   /** Generates a new signing key; the previous keys stay published unless `keepPrevious` is false. Returns its kid. */
   rotateKey(options?: { keepPrevious?: boolean }): Promise<string>;
   /** Stops publishing a key that no longer signs. */
@@ -172,6 +243,16 @@ interface _Provider {
   ): Promise<void>;
   Grant: _GrantClass;
   silent?: boolean;
+}
+
+interface _GrantContext {
+  oidc: {
+    result?: { consent?: { grantId?: string } };
+    session: { accountId: string; grantIdFor(clientId: string): string | undefined };
+    client: { clientId: string };
+    params: Record<string, unknown>;
+    provider: { Grant: _GrantClass };
+  };
 }
 
 type _ProviderClass = new (issuer: string, configuration: Record<string, unknown>) => _Provider;
@@ -317,6 +398,15 @@ function _loginPage(uid: string, users: readonly OidcIdpUser[], clientId: string
 <form method="post" action="/interaction/${_escapeHtml(uid)}">${buttons}</form></body></html>`;
 }
 
+/** The RP-initiated logout confirmation: a form that submits itself ("yes, sign me out"), so no click is needed. */
+function _autoSubmitLogout(ctx: { body: unknown; type: string }, form: string): Promise<void> {
+  ctx.type = "html";
+  ctx.body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Signing out</title></head>
+<body><p>Signing out of the test IdP…</p>${form}<input type="hidden" form="op.logoutForm" name="logout" value="yes">
+<script>document.forms[0].submit()</script></body></html>`;
+  return Promise.resolve();
+}
+
 /** A cookie jar for one browser session (names and values only: one host, every path). */
 class _CookieJar {
   readonly #cookies = new Map<string, string>();
@@ -367,13 +457,23 @@ class TestOidcIdp implements OidcIdp {
   readonly jwksUri: string;
   readonly audience: string;
   readonly resource: string;
+  readonly opaqueResource: string;
+  readonly opaqueAudience: string;
+  readonly introspectionEndpoint: string;
+  readonly jwtClientId = "broker-jwt";
+  readonly jwtClientPrivateJwk: Readonly<Record<string, string>>;
+  readonly #jwtClientPublicJwk: jose.JWK;
   readonly algorithm: OidcIdpAlgorithm;
   readonly spaClientId: string;
   readonly serviceClientId: string;
   readonly serviceClientSecret: string;
+  readonly endpoints: OidcIdpEndpoints;
   readonly #users: Map<string, OidcIdpUser>;
+  readonly #clients = new Map<string, OidcIdpClient>();
   readonly #resourceScopes: readonly string[];
   readonly #spaRedirectUris: readonly string[];
+  readonly #spaLogout: { backchannel?: string; postLogout: readonly string[] };
+  readonly #sessions = new Map<string, _CookieJar>();
   readonly #accessTokenTtlSeconds: number;
   readonly #idTokenTtlSeconds: number;
   readonly #cookieKeys = [_random(), _random()];
@@ -390,18 +490,37 @@ class TestOidcIdp implements OidcIdp {
     port: number,
     firstKey: _Key,
     options: StartOidcIdpOptions,
+    clientKey: { privateJwk: jose.JWK; publicJwk: jose.JWK },
   ) {
     this.#ProviderClass = ProviderClass;
     this.port = port;
     this.issuer = `http://${_LOOPBACK}:${port}`;
     this.jwksUri = `${this.issuer}/jwks`;
+    this.endpoints = Object.freeze({
+      authorization: `${this.issuer}/auth`,
+      token: `${this.issuer}/token`,
+      userinfo: `${this.issuer}/me`,
+      jwks: this.jwksUri,
+      endSession: `${this.issuer}/session/end`,
+    });
     this.algorithm = options.algorithm ?? "RS256";
     this.audience = options.audience ?? "arcgis-broker";
     this.resource = options.resource ?? "urn:arcgis-broker";
+    this.opaqueResource = options.opaqueResource ?? "urn:arcgis-broker:opaque";
+    this.opaqueAudience = options.opaqueAudience ?? "arcgis-broker-opaque";
+    this.introspectionEndpoint = `${this.issuer}/token/introspection`;
+    this.jwtClientPrivateJwk = Object.freeze({ ...clientKey.privateJwk } as Record<string, string>);
+    this.#jwtClientPublicJwk = clientKey.publicJwk;
     this.#resourceScopes = options.resourceScopes ?? ["arcgis"];
     this.#users = new Map((options.users ?? [OIDC_IDP_DEMO_USER]).map((user) => [user.sub, user]));
     this.spaClientId = options.spaClientId ?? "spa";
     this.#spaRedirectUris = [`${this.issuer}${_DEV_CALLBACK_PATH}`, ...(options.spaRedirectUris ?? [])];
+    this.#spaLogout = {
+      ...(options.spaBackchannelLogoutUri === undefined
+        ? {}
+        : { backchannel: options.spaBackchannelLogoutUri }),
+      postLogout: options.spaPostLogoutRedirectUris ?? [],
+    };
     this.serviceClientId = options.serviceClientId ?? "broker-service";
     this.serviceClientSecret = options.serviceClientSecret ?? _random();
     this.#accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 300;
@@ -418,6 +537,20 @@ class TestOidcIdp implements OidcIdp {
     this.#users.set(user.sub, user);
   }
 
+  addClient(client: OidcIdpClient): void {
+    const method = client.tokenEndpointAuthMethod ??
+      (client.clientSecret !== undefined ? "client_secret_post" : "private_key_jwt");
+    if (method === "private_key_jwt" ? client.jwksUri === undefined : client.clientSecret === undefined) {
+      throw new Error(
+        `Test IdP client "${client.clientId}" needs ${
+          method === "private_key_jwt" ? "a jwksUri" : "a secret"
+        }`,
+      );
+    }
+    this.#clients.set(client.clientId, { ...client, tokenEndpointAuthMethod: method });
+    this.#build();
+  }
+
   signingKid(): string {
     return this.#keys[0].kid;
   }
@@ -429,6 +562,7 @@ class TestOidcIdp implements OidcIdp {
   /** (Re)creates the Provider with the current keys; state lives in the shared adapter. */
   #build(): void {
     const users = this.#users;
+    const clients = this.#clients;
     const origins = new Set(this.#spaRedirectUris.map((uri) => new URL(uri).origin));
     const resourceServer = {
       scope: this.#resourceScopes.join(" "),
@@ -436,6 +570,12 @@ class TestOidcIdp implements OidcIdp {
       accessTokenFormat: "jwt",
       accessTokenTTL: this.#accessTokenTtlSeconds,
       jwt: { sign: { alg: this.algorithm } },
+    };
+    const opaqueServer = {
+      scope: this.#resourceScopes.join(" "),
+      audience: this.opaqueAudience,
+      accessTokenFormat: "opaque",
+      accessTokenTTL: this.#accessTokenTtlSeconds,
     };
     const provider = new this.#ProviderClass(this.issuer, {
       adapter: this.#adapter,
@@ -449,6 +589,11 @@ class TestOidcIdp implements OidcIdp {
           response_types: ["code"],
           redirect_uris: [...this.#spaRedirectUris],
           id_token_signed_response_alg: this.algorithm,
+          post_logout_redirect_uris: [...this.#spaLogout.postLogout],
+          ...(this.#spaLogout.backchannel === undefined ? {} : {
+            backchannel_logout_uri: this.#spaLogout.backchannel,
+            backchannel_logout_session_required: true,
+          }),
         },
         {
           client_id: this.serviceClientId,
@@ -458,6 +603,30 @@ class TestOidcIdp implements OidcIdp {
           redirect_uris: [],
           id_token_signed_response_alg: this.algorithm,
         },
+        {
+          client_id: this.jwtClientId,
+          token_endpoint_auth_method: "private_key_jwt",
+          token_endpoint_auth_signing_alg: "ES256",
+          jwks: { keys: [this.#jwtClientPublicJwk] },
+          grant_types: ["client_credentials"],
+          response_types: [],
+          redirect_uris: [],
+          id_token_signed_response_alg: this.algorithm,
+        },
+        ...[...this.#clients.values()].map((client) => ({
+          client_id: client.clientId,
+          ...(client.clientSecret !== undefined ? { client_secret: client.clientSecret } : {}),
+          ...(client.jwksUri !== undefined ? { jwks_uri: client.jwksUri } : {}),
+          token_endpoint_auth_method: client.tokenEndpointAuthMethod,
+          ...(client.tokenEndpointAuthMethod === "private_key_jwt"
+            ? { token_endpoint_auth_signing_alg: "RS256" }
+            : {}),
+          grant_types: ["authorization_code"],
+          response_types: ["code"],
+          redirect_uris: [...client.redirectUris],
+          post_logout_redirect_uris: [...(client.postLogoutRedirectUris ?? [])],
+          id_token_signed_response_alg: this.algorithm,
+        })),
       ],
       clientDefaults: { id_token_signed_response_alg: this.algorithm },
       claims: {
@@ -470,11 +639,29 @@ class TestOidcIdp implements OidcIdp {
       features: {
         devInteractions: { enabled: false },
         clientCredentials: { enabled: true },
+        // Any authenticated confidential client may introspect (the broker's service and private_key_jwt clients).
+        introspection: {
+          enabled: true,
+          allowedPolicy: (_ctx: unknown, client: { clientAuthMethod: string }) =>
+            client.clientAuthMethod !== "none",
+        },
+        backchannelLogout: { enabled: true },
+        rpInitiatedLogout: {
+          enabled: true,
+          logoutSource: _autoSubmitLogout,
+          // A plain page (the default one loads a web font from the internet).
+          postLogoutSuccessSource: (ctx: { body: string }) => {
+            ctx.body = "<!doctype html><title>Signed out</title><p>Signed out at the identity provider</p>";
+          },
+        },
         resourceIndicators: {
           enabled: true,
-          defaultResource: () => this.resource,
+          // Relying parties (a portal's login) get opaque tokens for the userinfo endpoint, not the API resource.
+          defaultResource: (_ctx: unknown, client: { clientId: string }) =>
+            clients.has(client.clientId) ? undefined : this.resource,
           useGrantedResource: () => true,
           getResourceServerInfo: (_ctx: unknown, indicator: string) => {
+            if (indicator === this.opaqueResource) return opaqueServer;
             if (indicator !== this.resource) throw new Error("Unknown resource");
             return resourceServer;
           },
@@ -507,7 +694,25 @@ class TestOidcIdp implements OidcIdp {
         ctx.type = "application/json";
         ctx.body = { error: out.error, error_description: out.error_description };
       },
-      pkce: { required: () => true },
+      pkce: {
+        required: (_ctx: unknown, client: { clientId: string }) =>
+          clients.get(client.clientId)?.requirePkce ?? true,
+      },
+      acceptQueryParamAccessTokens: true,
+      // Relying parties added with addClient() are first-party: their grant is made without a consent page.
+      loadExistingGrant: async (ctx: _GrantContext) => {
+        const grantId = ctx.oidc.result?.consent?.grantId ??
+          ctx.oidc.session.grantIdFor(ctx.oidc.client.clientId);
+        if (grantId) return await ctx.oidc.provider.Grant.find(grantId);
+        if (!clients.has(ctx.oidc.client.clientId)) return undefined;
+        const grant = new ctx.oidc.provider.Grant({
+          accountId: ctx.oidc.session.accountId,
+          clientId: ctx.oidc.client.clientId,
+        });
+        grant.addOIDCScope(String(ctx.oidc.params.scope ?? "openid"));
+        await grant.save();
+        return grant;
+      },
     });
     provider.silent = true;
     this.#provider = provider;
@@ -646,7 +851,7 @@ class TestOidcIdp implements OidcIdp {
         code_challenge: challenge,
         code_challenge_method: "S256",
         login_hint: options.sub,
-        resource: this.resource,
+        resource: options.resource ?? this.resource,
       })
     ) authorize.searchParams.set(name, value);
     const jar = new _CookieJar();
@@ -669,6 +874,7 @@ class TestOidcIdp implements OidcIdp {
       url = next.href;
     }
     if (code === undefined) throw new Error("Login did not finish");
+    this.#sessions.set(options.sub, jar);
     const response = await this.#fetch(`${this.issuer}/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -694,7 +900,28 @@ class TestOidcIdp implements OidcIdp {
     };
   }
 
-  async clientCredentials(options: { scope?: string } = {}): Promise<string> {
+  async logout(options: { sub: string }): Promise<void> {
+    const jar = this.#sessions.get(options.sub);
+    if (jar === undefined) throw new Error(`No IdP session of "${options.sub}" to sign out`);
+    const page = await this.#fetch(`${this.issuer}/session/end?client_id=${this.spaClientId}`, {
+      headers: { cookie: jar.header() },
+    });
+    jar.take(page);
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(await page.text())?.[1];
+    if (page.status !== 200 || xsrf === undefined) throw new Error(`Logout page answered ${page.status}`);
+    const confirm = await this.#fetch(`${this.issuer}/session/end/confirm`, {
+      method: "POST",
+      headers: { cookie: jar.header(), "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ xsrf, logout: "yes" }),
+    });
+    await confirm.body?.cancel();
+    if (confirm.status !== 303 && confirm.status !== 302) {
+      throw new Error(`Logout answered ${confirm.status}`);
+    }
+    this.#sessions.delete(options.sub);
+  }
+
+  async clientCredentials(options: { scope?: string; resource?: string } = {}): Promise<string> {
     const response = await this.#fetch(`${this.issuer}/token`, {
       method: "POST",
       headers: {
@@ -704,7 +931,7 @@ class TestOidcIdp implements OidcIdp {
       body: new URLSearchParams({
         grant_type: "client_credentials",
         scope: options.scope ?? this.#resourceScopes.join(" "),
-        resource: this.resource,
+        resource: options.resource ?? this.resource,
       }),
     });
     const body = await response.json() as Record<string, unknown>;
@@ -721,11 +948,30 @@ class TestOidcIdp implements OidcIdp {
 
 /**
  * Starts a test IdP on `127.0.0.1` (a free port unless `options.port`), listening when the promise resolves.
- * Close it with `close()` or `await using`.
+ * Close it with `close()` or `await using`. Needs the npm package `oidc-provider` (an optional peer dependency).
+ *
+ * @param options Algorithm, audience, users, clients and token lifetimes.
+ * @returns The running IdP.
+ * @throws {Error} When `oidc-provider` cannot be imported or the port cannot be bound.
+ *
+ * @example Real tokens for a test
+ * ```ts
+ * import { startOidcIdp } from "arcgis-token-broker/testing-idp";
+ *
+ * await using idp = await startOidcIdp({ users: [{ sub: "alice", claims: { groups: ["gis"] } }] });
+ * const { accessToken } = await idp.login({ sub: "alice" });
+ * // issuer: idp.issuer, audience: idp.audience
+ * ```
  */
 export async function startOidcIdp(options: StartOidcIdpOptions = {}): Promise<OidcIdp> {
   const ProviderClass = await _loadProvider();
   const firstKey = await _generateKey(options.algorithm ?? "RS256");
+  const clientPair = await jose.generateKeyPair("ES256", { extractable: true });
+  const clientKid = crypto.randomUUID();
+  const clientKey = {
+    privateJwk: { ...(await jose.exportJWK(clientPair.privateKey)), kid: clientKid, alg: "ES256" },
+    publicJwk: { ...(await jose.exportJWK(clientPair.publicKey)), kid: clientKid, alg: "ES256", use: "sig" },
+  };
   // Listen first to learn the port: the issuer (and so the Provider) depends on it.
   let idp: TestOidcIdp | undefined;
   const server = await _listen(options.port ?? 0, (req, res) => {
@@ -733,7 +979,13 @@ export async function startOidcIdp(options: StartOidcIdpOptions = {}): Promise<O
     else void idp.handle(req, res);
   });
   try {
-    idp = new TestOidcIdp(ProviderClass, (server.address() as AddressInfo).port, firstKey, options);
+    idp = new TestOidcIdp(
+      ProviderClass,
+      (server.address() as AddressInfo).port,
+      firstKey,
+      options,
+      clientKey,
+    );
   } catch (error) {
     await _closeServer(server);
     throw error;

@@ -39,7 +39,14 @@ export interface ServedFakeArcGIS {
   [Symbol.asyncDispose](): Promise<void>;
 }
 
-/** Serves a fake ArcGIS on 127.0.0.1 and returns its origin, the fake and `close()`. */
+/**
+ * Serves a fake ArcGIS on 127.0.0.1 and returns its origin, the fake and `close()`. Deno only (`Deno.serve`); on
+ * other runtimes call {@link createFakeArcGIS}'s `fetch` in process instead.
+ *
+ * @param options The fake's options (or an existing fake), the port and an optional TLS certificate.
+ * @returns The running fake, closed with `close()` or `await using`.
+ * @throws {Error} When asked to listen elsewhere than 127.0.0.1, or given only one of `cert` and `key`.
+ */
 export function serveFakeArcGIS(options: ServeFakeArcGISOptions = {}): ServedFakeArcGIS {
   const { port = 0, hostname = "127.0.0.1", fake: given, cert, key, ...fakeOptions } = options;
   if (hostname !== "127.0.0.1") throw new Error(`Fake ArcGIS: refusing to listen on "${String(hostname)}"`);

@@ -36,6 +36,97 @@ export interface FakeUser {
   email?: string;
   /** `IUser.provider`. @default "enterprise" when `idpUsername` is set, else "arcgis" */
   provider?: string;
+  /** User type (`IUser.userLicenseTypeId`), e.g. `"creatorUT"`. @default "creatorUT" */
+  userType?: string;
+  /** Add-on licenses assigned to the member (e.g. `"ArcGIS Pro Advanced"`). @default [] */
+  addOnLicenses?: string[];
+}
+
+/** The new-member defaults an administrator sets before letting members join automatically. */
+export interface FakeNewMemberDefaults {
+  /** User type of a new member. @default "creatorUT" */
+  userType?: string;
+  /** Role of a new member. @default "org_user" */
+  role?: FakeUserRole;
+  /** Add-on licenses of a new member. @default [] */
+  addOnLicenses?: string[];
+  /** Groups (titles) a new member is added to. @default [] */
+  groups?: string[];
+}
+
+/** How the portal authenticates at the IdP's token endpoint. */
+export type FakeOidcClientAuthentication = "client_secret_post" | "client_secret_basic" | "private_key_jwt";
+
+/**
+ * The portal's OpenID Connect login, with the settings of ArcGIS Enterprise's "Configure OpenID Connect logins"
+ * (and ArcGIS Online's): the portal signs members in at the IdP with the authorization code flow, a confidential
+ * client authenticated with a client secret or with a key pair (`private_key_jwt`, public key at
+ * {@link FakeArcGISUrls.oidcPublicKeys}).
+ */
+export interface FakeOidcLoginConfig {
+  /** Name of the login on the sign-in page. @default "OpenID Connect" */
+  name?: string;
+  /** Registered client id. */
+  clientId: string;
+  /** Registered client secret; without it the portal signs a `private_key_jwt` client assertion. @default undefined */
+  clientSecret?: string;
+  /** Token endpoint authentication. @default "client_secret_post" with a secret, else "private_key_jwt" */
+  clientAuthentication?: FakeOidcClientAuthentication;
+  /** Provider scopes/permissions (space-separated). @default "openid profile email" */
+  scopes?: string;
+  /** Provider issuer id: the ID token's `iss` must equal it. */
+  issuer: string;
+  /** OAuth 2.0 authorization endpoint URL. */
+  authorizationEndpoint: string;
+  /** Token endpoint URL. */
+  tokenEndpoint: string;
+  /** JSON web key set URL: verifies the ID token, used only when no `userProfileEndpoint` is set. @default undefined */
+  jwksUrl?: string;
+  /** User profile (userinfo) endpoint URL; when set, the claims come from it. @default undefined */
+  userProfileEndpoint?: string;
+  /** Logout endpoint URL (RP-initiated logout); signing out of the portal then also signs out at the IdP.
+   * @default undefined */
+  logoutEndpoint?: string;
+  /** Send the access token in the `Authorization` header of the user-profile call (else as `access_token` in the
+   * query). @default true */
+  sendAccessTokenInHeader?: boolean;
+  /** Use the PKCE enhanced authorization code flow (S256). @default false */
+  usePkce?: boolean;
+  /** The claim whose value becomes the ArcGIS username (and `idpUsername`). Without it the username is the e-mail
+   * prefix, else the `sub` (ID) claim. @default undefined */
+  usernameClaim?: string;
+  /** `"automatic"`: unknown members join with {@link FakeOidcLoginConfig.newMemberDefaults};
+   * `"administrator"`: only members an administrator added (matched by `idpUsername`) can sign in.
+   * @default "automatic" */
+  joinMode?: "automatic" | "administrator";
+  /** Defaults for members who join automatically. @default {} */
+  newMemberDefaults?: FakeNewMemberDefaults;
+  /** Appended to new usernames before the length rules (ArcGIS Online appends `_<urlKey>`). @default "" */
+  usernameSuffix?: string;
+  /** Lifetime of the portal's own sign-in session cookie, minutes. @default 120 */
+  sessionMinutes?: number;
+  /** `fetch` for the back-channel calls to the IdP. @default globalThis.fetch */
+  fetch?: (input: Request | URL | string, init?: RequestInit) => Promise<Response>;
+  /** Clock for the JWTs exchanged with the IdP (client assertion, ID token checks), epoch ms. A real IdP checks
+   * them against its own clock, so this stays real time even when the fake's clock is moved. @default Date.now */
+  now?: () => number;
+}
+
+/** One sign-in through the portal's OpenID Connect login. */
+export interface FakeOidcLoginRecord {
+  /** Fake clock time, epoch ms. */
+  timeMs: number;
+  /** `member`: an existing member signed in; `joined`: a new member joined automatically; `refused`:
+   * administrator-only join refused an unknown member; `error`: the IdP exchange failed. */
+  outcome: "member" | "joined" | "refused" | "error";
+  /** The IdP subject, when known. */
+  sub?: string;
+  /** The IdP-side username (`idpUsername`), when known. */
+  idpUsername?: string;
+  /** The ArcGIS username signed in, when any. */
+  username?: string;
+  /** The message shown to the user, for `refused` and `error`. */
+  message?: string;
 }
 
 /** An OAuth application registered in the fake portal. */
@@ -246,6 +337,10 @@ export interface CreateFakeArcGISOptions {
   leakyHeaders?: boolean;
   /** Redirect rules. @default [] */
   redirects?: FakeRedirect[];
+  /** Sign members in at an OpenID Connect IdP (`oauth2/authorize` then redirects to it unless the portal's
+   * session cookie or the `X-Fake-ArcGIS-User` header names the user; `signedInUser` is then ignored).
+   * @default undefined */
+  oidcLogin?: FakeOidcLoginConfig;
   /** `Cache-Control` on tiles and exports. @default "public, max-age=86400" */
   tileCacheControl?: string;
   /** `Last-Modified` of tiles and exports, epoch ms. @default 2024-01-01T00:00:00Z */
@@ -267,6 +362,10 @@ export type FakeEndpoint =
   | "portal:portals/self"
   | "portal:community/self"
   | "portal:content/items"
+  | "portal:oauth2/signout"
+  | "portal:oidc/callback"
+  | "portal:oidc/signedout"
+  | "portal:oidc/jwks"
   | "server:info"
   | "server:generateToken"
   | "server:catalog"
@@ -510,6 +609,14 @@ export interface FakeArcGISUrls {
   oauth2Authorize: string;
   /** `oauth2/revokeToken`. */
   oauth2RevokeToken: string;
+  /** `oauth2/signout?redirect_uri=…`: ends the portal session (and, with a logout endpoint, the IdP's). */
+  signOut: string;
+  /** The portal's OpenID Connect redirect URI, to register at the IdP ("ArcGIS Login Redirect URI"). */
+  oidcRedirect: string;
+  /** Where the IdP sends the browser back after logout (register it as a post-logout redirect URI). */
+  oidcSignedOut: string;
+  /** The portal's public key URL (JWKS) for `private_key_jwt`. */
+  oidcPublicKeys: string;
   /** Server sites by root path: `{ root: "…/server", restServices: "…/server/rest/services", federated }`. */
   servers: Record<string, { root: string; restServices: string; federated: boolean }>;
   /** Hosted root `…/<orgId>/arcgis` and its `rest/services`, when enabled. */
@@ -566,6 +673,12 @@ export interface FakeArcGIS {
   setLeakyHeaders(on: boolean): void;
   /** Sets the user signed in at `oauth2/authorize` (`null`: nobody). */
   setSignedInUser(user: string | null | FakeSignedInUserResolver): void;
+  /** Configures (or, with `null`, removes) the OpenID Connect login; sessions made before stay valid. */
+  setOidcLogin(config: FakeOidcLoginConfig | null): void;
+  /** Sign-ins through the OpenID Connect login, oldest first. */
+  readonly oidcLogins: readonly FakeOidcLoginRecord[];
+  /** A copy of a member, or undefined. */
+  user(username: string): FakeUser | undefined;
   /** Makes `oauth2/authorize` deny (`error=access_denied`). */
   setAuthorizeDenied(on: boolean): void;
   /** Adds a redirect rule. */

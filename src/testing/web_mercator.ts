@@ -7,7 +7,13 @@
 /** Earth radius of Web Mercator, metres. */
 const _R = 6378137;
 
-/** Longitude/latitude to Web Mercator. */
+/**
+ * Longitude/latitude to Web Mercator.
+ *
+ * @param lon Longitude, degrees.
+ * @param lat Latitude, degrees.
+ * @returns Web Mercator metres.
+ */
 export function toWebMercator(lon: number, lat: number): { x: number; y: number } {
   const clampedLat = Math.max(-85.05112878, Math.min(85.05112878, lat));
   return {
@@ -16,7 +22,13 @@ export function toWebMercator(lon: number, lat: number): { x: number; y: number 
   };
 }
 
-/** Web Mercator to longitude/latitude. */
+/**
+ * Web Mercator to longitude/latitude.
+ *
+ * @param x Web Mercator easting, metres.
+ * @param y Web Mercator northing, metres.
+ * @returns `x` longitude and `y` latitude, degrees.
+ */
 export function fromWebMercator(x: number, y: number): { x: number; y: number } {
   return {
     x: (x / _R) * 180 / Math.PI,

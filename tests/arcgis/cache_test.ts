@@ -8,10 +8,12 @@ import {
   createHarness,
   grants,
   identity,
+  ORG_ID,
   PORTAL,
   recordingStore,
   SECRETS,
   SERVER,
+  testConfig,
 } from "./_harness.ts";
 
 const alice = identity("alice");
@@ -315,6 +317,8 @@ Deno.test("a token ArcGIS reported invalid (498) is purged so the next request g
   h.fake.revokeToken(first.token);
   const stale = await h.service.tokenForUrl(alice, "viewer", SERVICE_URL);
   assert.equal(stale.token, first.token, "without a report the cached token is still used");
+  // Past the forced-refresh floor (60 s by default), a report replaces the token.
+  h.advance(h.config.arcgis.forcedRefreshFloorSeconds * 1000);
   const fresh = await h.service.tokenForUrl(alice, "viewer", SERVICE_URL, {
     forceRefresh: true,
     rejectedToken: first.token,
@@ -353,4 +357,40 @@ Deno.test("a store that fails writes never fails the request", async () => {
   const token = await h.service.tokenForUrl(alice, "viewer", PORTAL_URL);
   assert.equal(h.fake.inspectToken(token.token)?.kind, "app");
   assert.ok(h.logs.some((l) => l.msg === "Cannot write the token cache"));
+});
+
+Deno.test("a token younger than arcgis.forcedRefreshFloorSeconds is not replaced because of a 498", async () => {
+  const h = createHarness();
+  assert.equal(h.config.arcgis.forcedRefreshFloorSeconds, 60);
+  const first = await h.service.tokenForUrl(alice, "viewer", SERVICE_URL);
+  const minted = h.count((r) => r.endpoint === "portal:generateToken");
+  // A forged {"error":{"code":498}} on every request: the young token is kept, nothing is minted.
+  for (let i = 0; i < 20; i++) {
+    assert.equal(await h.service.replaceRejected(alice, "viewer", SERVICE_URL, first.token), null);
+    const again = await h.service.tokenForUrl(alice, "viewer", SERVICE_URL, {
+      forceRefresh: true,
+      rejectedToken: first.token,
+    });
+    assert.equal(again.token, first.token);
+    h.advance(2_000);
+  }
+  assert.equal(h.count((r) => r.endpoint === "portal:generateToken"), minted);
+  assert.ok(h.logs.some((l) => String(l.msg).includes("forcedRefreshFloorSeconds")));
+  // Once the token is older than the floor, one report replaces it; the new token is young again.
+  h.advance(20_000);
+  const second = await h.service.replaceRejected(alice, "viewer", SERVICE_URL, first.token);
+  assert.ok(second !== null && second.token !== first.token);
+  assert.equal(await h.service.replaceRejected(alice, "viewer", SERVICE_URL, second.token), null);
+  assert.equal(h.count((r) => r.endpoint === "portal:generateToken"), minted + 1);
+});
+
+Deno.test("forcedRefreshFloorSeconds: 0 replaces a refused token at once", async () => {
+  const h = createHarness({
+    config: testConfig({
+      arcgis: { portalUrl: PORTAL, orgId: ORG_ID, servers: [SERVER], forcedRefreshFloorSeconds: 0 },
+    }),
+  });
+  const first = await h.service.tokenForUrl(alice, "viewer", PORTAL_URL);
+  const second = await h.service.replaceRejected(alice, "viewer", PORTAL_URL, first.token);
+  assert.ok(second !== null && second.token !== first.token);
 });

@@ -198,9 +198,14 @@ Deno.test("the return URL must be on the allowlist", async () => {
   assert.equal(back.searchParams.get("x"), "1");
   assert.ok(back.searchParams.get("linkId"));
   assert.equal(back.hash, "");
-  const noList = createHarness({
-    config: (await import("./_harness.ts")).testConfig({ link: { returnUrls: [] } }),
-  });
+  const { testConfig } = await import("./_harness.ts");
+  // A user profile without return URLs is refused when the config is read; a service built around the check
+  // still refuses to start a link.
+  assert.throws(
+    () => testConfig({ link: { returnUrls: [] } }),
+    (e) => isBrokerError(e, "ERR_CONFIG_INVALID") && /link\.returnUrls: Required/.test(e.message),
+  );
+  const noList = createHarness({ config: { ...testConfig(), link: { returnUrls: [] } } });
   await assert.rejects(
     noList.links.startLink(alice, ["me"]),
     (e) => isBrokerError(e, "ERR_NOT_CONFIGURED"),
@@ -285,4 +290,57 @@ Deno.test("without an atomic store the link flow still works (get + delete fallb
   await assert.rejects(h.links.linkCallback(query), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
   await h.links.completeLink(alice, new URL(back).searchParams.get("linkId")!);
   assert.equal((await h.service.credentials(alice, ["me"])).userId, "alice");
+});
+
+Deno.test("startLink() is rate-limited per identity: the eleventh start in ten minutes is ERR_RATE_LIMITED", async () => {
+  const h = createHarness();
+  for (let i = 0; i < 10; i++) {
+    await h.links.startLink(alice, ["me"]);
+    h.advance(1_000);
+  }
+  await assert.rejects(h.links.startLink(alice, ["me"]), (e) => {
+    assert.ok(isBrokerError(e, "ERR_RATE_LIMITED"));
+    // The oldest start leaves the window 600 s after it was made, 590 s from now.
+    assert.equal(e.retryAfterSeconds, 590);
+    return true;
+  });
+  // Other identities are not affected.
+  await h.links.startLink(identity("bob"), ["me"]);
+  h.advance(590_000);
+  await h.links.startLink(alice, ["me"]);
+});
+
+Deno.test("startLink() keeps at most three outstanding states per identity: a new one drops the oldest", async () => {
+  const h = createHarness();
+  const states: URLSearchParams[] = [];
+  for (let i = 0; i < 4; i++) {
+    const { authorizeUrl } = await h.links.startLink(alice, ["me"]);
+    states.push(await authorize(h, authorizeUrl, "alice"));
+    h.advance(1_000);
+  }
+  await assert.rejects(h.links.linkCallback(states[0]), (e) => isBrokerError(e, "ERR_LINK_INVALID"));
+  for (const query of states.slice(1)) {
+    assert.ok((await h.links.linkCallback(query)).startsWith(RETURN_URL));
+  }
+});
+
+Deno.test("a flood of link starts does not evict another user's link from the memory store", async () => {
+  const h = createHarness({ store: (now) => createMemoryStore({ now, maxEntries: 8 }) });
+  await h.link(alice, "alice");
+  for (let i = 0; i < 40; i++) await h.links.startLink(identity(`flood${i}`), ["me"]);
+  const answer = await h.service.credentials(alice, ["me"]);
+  assert.equal(answer.userId, "alice");
+});
+
+Deno.test("identities with a lone UTF-16 surrogate in iss or sub are never keyed", async () => {
+  const h = createHarness();
+  await h.link(identity("x\uFFFD", "alice@example.com"), "alice");
+  const lone = identity("x\uD800", "alice@example.com");
+  const invalid = (e: unknown) => isBrokerError(e, "ERR_INVALID_TOKEN");
+  await assert.rejects(h.service.credentials(lone, ["me"]), invalid);
+  await assert.rejects(h.links.startLink(lone, ["me"]), invalid);
+  await assert.rejects(h.links.unlink(lone), invalid);
+  const loneIssuer = { ...alice, issuer: "https://idp.example.com/\uDC00" };
+  await assert.rejects(h.service.credentials(loneIssuer, ["me"]), invalid);
+  await assert.rejects(h.service.tokenForUrl(lone, "me", new URL(`${PORTAL}/portals/self`)), invalid);
 });

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { ConfigError, configFromEnv, parseConfig, resolveSecrets } from "../../src/config/mod.ts";
+import {
+  ConfigError,
+  configFromEnv,
+  formatConfigError,
+  parseConfig,
+  resolveSecrets,
+} from "../../src/config/mod.ts";
 import { minimalConfig, TEST_SECRETS } from "../support/config_fixtures.ts";
 
 function issuesOf(input: unknown): string[] {
@@ -195,4 +201,148 @@ Deno.test("parseConfig() reports a non-URL in any URL field as a ConfigError, ne
     const issues = issuesOf(minimalConfig(overrides));
     assert.ok(issues.some((i) => i.startsWith(`${path}:`)), `${path} in ${issues.join("\n")}`);
   }
+});
+
+function configErrorOf(run: () => unknown): ConfigError {
+  try {
+    run();
+  } catch (error) {
+    assert.ok(error instanceof ConfigError, `expected a ConfigError, got ${error}`);
+    return error;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+Deno.test("parseConfig() says a missing field is required, and a wrong one what was expected", () => {
+  const issues = issuesOf(minimalConfig({
+    issuers: [{ issuer: "https://idp.example.com", audience: "a", idTokens: {} }],
+    arcgis: { orgId: "ORG123" },
+    sealing: {},
+  }));
+  // A missing union field (string or list) says "Required" too.
+  assert.ok(issues.includes("issuers.0.idTokens.audience: Required"), issues.join("\n"));
+  assert.ok(issues.includes("arcgis.portalUrl: Required"), issues.join("\n"));
+  assert.ok(issues.includes("sealing.keysEnv: Required"), issues.join("\n"));
+  const wrong = issuesOf(minimalConfig({ cache: { safetyMarginSeconds: "120" } }));
+  assert.ok(wrong.includes("cache.safetyMarginSeconds: Expected number"), wrong.join("\n"));
+});
+
+Deno.test("parseConfig() refuses a user profile without link.returnUrls, naming the profile and the fix", () => {
+  const user = {
+    mode: "user",
+    clientId: "c",
+    redirectUri: "https://broker.example.com/arcgis/link/callback",
+  };
+  const error = configErrorOf(() =>
+    parseConfig(minimalConfig({ profiles: { me: user }, rules: [{ profile: "me" }] }))
+  );
+  const issue = error.issues.find((i) => i.path === "link.returnUrls");
+  assert.ok(issue !== undefined, error.message);
+  assert.match(issue.message, /^Required by the user profile "me"/);
+  assert.match(issue.fix ?? "", /"returnUrls": \["https:\/\/app\.example\.com\/"\]/);
+  assert.match(error.message, /link\.returnUrls: Required by the user profile "me".*\(fix: /);
+  parseConfig(minimalConfig({
+    profiles: { me: user },
+    rules: [{ profile: "me" }],
+    link: { returnUrls: ["https://app.example.com/"] },
+  }));
+});
+
+Deno.test("parseConfig() refuses a proxy entry whose profile no rule grants", () => {
+  const profiles = {
+    viewer: { mode: "app", clientId: "app-client", clientSecretEnv: "ARCGIS_APP_SECRET" },
+    basemap: { mode: "apiKey", apiKeyEnv: "ARCGIS_API_KEY" },
+  };
+  const entry = { url: "https://myorg.maps.arcgis.com/sharing/rest/content/", profile: "basemap" };
+  const error = configErrorOf(() => parseConfig(minimalConfig({ profiles, proxy: { allow: [entry] } })));
+  const issue = error.issues.find((i) => i.path === "proxy.allow.0.profile");
+  assert.match(issue?.message ?? "", /No rule grants the profile "basemap"/);
+  assert.match(issue?.fix ?? "", /add "basemap" to the profile list/);
+  parseConfig(
+    minimalConfig({ profiles, rules: [{ profile: ["viewer", "basemap"] }], proxy: { allow: [entry] } }),
+  );
+});
+
+Deno.test("parseConfig() refuses a browser token lifetime the cache could never reuse", () => {
+  const viewer = {
+    mode: "app",
+    clientId: "app-client",
+    clientSecretEnv: "ARCGIS_APP_SECRET",
+    exposeToBrowser: true,
+    browserTokenMaxSeconds: 240,
+  };
+  const error = configErrorOf(() => parseConfig(minimalConfig({ profiles: { viewer } })));
+  const issue = error.issues.find((i) => i.path === "profiles.viewer.browserTokenMaxSeconds");
+  assert.match(issue?.message ?? "", /Expected more than 240/);
+  parseConfig(minimalConfig({ profiles: { viewer: { ...viewer, browserTokenMaxSeconds: 241 } } }));
+  // Not exposed to browsers: the lifetime does not matter.
+  parseConfig(minimalConfig({ profiles: { viewer: { ...viewer, exposeToBrowser: false } } }));
+});
+
+Deno.test("resolveSecrets() refuses a malformed keyring naming the field and the fix, never the key", () => {
+  const config = parseConfig(minimalConfig());
+  const short = `k1:${btoa("sixteen-byte-key")}`;
+  for (
+    const [keyring, problem] of [
+      [short, /entry 1 key is 16 bytes, expected 32/],
+      ["no-colon", /entry 1 is not "kid:base64key"/],
+      [`${TEST_SECRETS.BROKER_SEALING_KEYS},k1:${btoa("x".repeat(32))}`, /entry 2 repeats the key id/],
+    ] as const
+  ) {
+    const error = configErrorOf(() =>
+      resolveSecrets(config, { ...TEST_SECRETS, BROKER_SEALING_KEYS: keyring })
+    );
+    assert.equal(error.issues[0].path, "sealing.keysEnv");
+    assert.match(error.issues[0].message, /^Malformed keyring in "BROKER_SEALING_KEYS": /);
+    assert.match(error.issues[0].message, problem);
+    assert.match(error.issues[0].fix ?? "", /32 random bytes/);
+    assert.ok(!error.message.includes(btoa("sixteen-byte-key")));
+  }
+});
+
+Deno.test("resolveSecrets() names the field of each missing secret and says how to set it", () => {
+  const config = parseConfig(minimalConfig());
+  const error = configErrorOf(() => resolveSecrets(config, {}));
+  assert.deepEqual(error.issues.map((i) => i.path), ["sealing.keysEnv", "profiles.viewer.clientSecretEnv"]);
+  assert.match(error.issues[1].message, /^Required: the environment variable "ARCGIS_APP_SECRET" is not set/);
+  assert.match(error.issues[1].fix ?? "", /wrangler secret put ARCGIS_APP_SECRET/);
+  assert.equal(
+    formatConfigError(error).split("\n")[0],
+    '  sealing.keysEnv: Required: the environment variable "BROKER_SEALING_KEYS" is not set',
+  );
+  assert.match(formatConfigError(error).split("\n")[1], /^ {4}fix: set "BROKER_SEALING_KEYS" to a keyring/);
+});
+
+Deno.test("parseConfig() names the accepted shapes of a union field given the wrong type", () => {
+  const issues = issuesOf(minimalConfig({ issuers: [{ issuer: "https://idp.example.com", audience: 5 }] }));
+  assert.ok(issues.includes("issuers.0.audience: Expected string or array"), issues.join("\n"));
+});
+
+Deno.test("parseConfig() refuses a proxy entry no profile can get a token for, with the fix", () => {
+  const entry = (url: string) => ({ proxy: { allow: [{ url }] } });
+  const server = "https://gis.example.com/server/rest/services/Parcels/MapServer";
+  const error = configErrorOf(() => parseConfig(minimalConfig(entry(server))));
+  const issue = error.issues.find((i) => i.path === "proxy.allow.0.url");
+  assert.match(issue?.message ?? "", /^No profile can serve this entry: the URL is not on the portal's host/);
+  assert.match(
+    issue?.fix ?? "",
+    /add the server's root \(e\.g\. "https:\/\/gis\.example\.com\/server"\) to arcgis\.servers/,
+  );
+  parseConfig(minimalConfig({
+    ...entry(server),
+    arcgis: {
+      portalUrl: "https://myorg.maps.arcgis.com/sharing/rest",
+      orgId: "ORG123",
+      servers: ["https://gis.example.com/server"],
+    },
+  }));
+  const otherOrg = configErrorOf(() =>
+    parseConfig(minimalConfig(entry("https://services7.arcgis.com/OTHERORG/arcgis/rest/services/")))
+  );
+  assert.match(
+    otherOrg.issues.find((i) => i.path === "proxy.allow.0.url")?.message ?? "",
+    /belong to the organization "OTHERORG", not to arcgis\.orgId "ORG123"/,
+  );
+  parseConfig(minimalConfig(entry("https://services7.arcgis.com/ORG123/arcgis/rest/services/")));
+  parseConfig(minimalConfig(entry("https://myorg.maps.arcgis.com/sharing/rest/content/items/")));
 });

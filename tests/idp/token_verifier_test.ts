@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import * as jose from "jose";
 import { BrokerError, isBrokerError } from "../../src/errors.ts";
 import { createTokenVerifier } from "../../src/idp/mod.ts";
+import { REFUSAL_REASONS, type RefusalReason } from "../../src/idp/refusal_reason.ts";
 import type { TokenVerifier, VerifyOptions } from "../../src/types.ts";
 import type { IssuerConfig } from "../../src/config/schema.ts";
 import {
@@ -49,6 +50,48 @@ function setup(overrides: Partial<Parameters<typeof issuerConfig>[0]> = {}, keys
   return { verifier: createTokenVerifier([config], testDeps(clock, idp.fetch)), idp, clock };
 }
 
+/** The reason code each refusal detail of these tests stands for. */
+const _EXPECTED_REASON: Readonly<Record<string, RefusalReason>> = {
+  "compact JWS": "malformed",
+  "larger than": "malformed",
+  "not allowed": "alg_not_allowed",
+  "algorithm mismatch": "key_unusable",
+  "Unknown key id": "kid_unknown",
+  "Signature verification failed": "signature_invalid",
+  "Signature": "signature_invalid",
+  "crit": "header_not_allowed",
+  "b64": "header_not_allowed",
+  "Nested": "header_not_allowed",
+  '"exp" is missing': "claim_missing",
+  '"iat" is missing': "claim_missing",
+  '"jti" is missing': "claim_missing",
+  "not a number": "claim_invalid",
+  "expired": "expired",
+  "not yet valid": "not_yet_valid",
+  "future": "issued_in_future",
+  "too old": "too_old",
+  "Unknown issuer": "iss_unknown",
+  '"aud"': "aud_mismatch",
+  "Audience": "aud_mismatch",
+  "untrusted audience": "aud_mismatch",
+  "untrusted": "aud_mismatch",
+  '"sub"': "sub_malformed",
+  "type": "typ_not_accepted",
+  "Token type": "typ_not_accepted",
+  "Token type not accepted": "typ_not_accepted",
+  "scope": "scope_missing",
+  '"scope"': "claim_invalid",
+  "Client": "client_not_allowed",
+  '"client_id"': "claim_invalid",
+  "lacks azp": "client_not_allowed",
+  "azp mismatch": "client_not_allowed",
+  "ID tokens are not accepted": "id_token_as_bearer",
+  "ID tokens": "id_token_as_bearer",
+  "Security event": "event_token",
+  "kind not accepted": "id_token_as_bearer",
+  "ID token is required": "access_token_not_accepted",
+};
+
 /** Asserts `verify` rejects with ERR_INVALID_TOKEN, the generic message, and no trace of the token anywhere. */
 async function assertInvalid(
   verifier: TokenVerifier,
@@ -63,6 +106,16 @@ async function assertInvalid(
     for (let e: unknown = error; e instanceof Error; e = e.cause) text += `${e.message}\n${e.stack ?? ""}\n`;
     if (token.length > 20) assert.ok(!text.includes(token), "the token leaked into the error");
     if (reason !== undefined) assert.match((error.cause as Error).message, reason);
+    // Every refusal carries its own stable reason code, the one its detail stands for.
+    assert.ok(
+      error.reason !== undefined && error.reason in REFUSAL_REASONS,
+      `no reason code: ${error.reason}`,
+    );
+    if (reason !== undefined) {
+      const expected = _EXPECTED_REASON[reason.source];
+      assert.ok(expected !== undefined, `add /${reason.source}/ to _EXPECTED_REASON`);
+      assert.equal(error.reason, expected, `reason code for /${reason.source}/`);
+    }
     return true;
   });
 }
@@ -460,7 +513,7 @@ Deno.test("verify() checks the ID token typ when configured, and honours accept"
   assert.equal((await verifier.verify(token, { accept: ["id"] })).tokenKind, "id");
   // A memo hit honours accept too.
   await assertInvalid(verifier, token, /kind not accepted/, { accept: ["access"] });
-  await assertInvalid(verifier, await signToken(rsa, accessClaims()), /kind not accepted/, {
+  await assertInvalid(verifier, await signToken(rsa, accessClaims()), /ID token is required/, {
     accept: ["id"],
   });
 });

@@ -38,7 +38,7 @@ interface Group {
   tests: Vector[];
 }
 
-const VECTORS = new URL("../../../shared/vectors/wycheproof/", import.meta.url);
+const VECTORS = new URL("../vectors/wycheproof/", import.meta.url);
 const PRIVATE_MEMBERS = ["d", "p", "q", "dp", "dq", "qi", "oth"];
 
 /** Why the validator disagrees with a vector, by file and tcId. */

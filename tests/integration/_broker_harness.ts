@@ -63,6 +63,8 @@ export interface BrokerHarness {
   now(): number;
   /** Signs an access token for `sub` with the IdP key. */
   token(sub: string, claims?: Record<string, unknown>): Promise<string>;
+  /** Signs any JWT with the IdP key (`kid` "k1", ES256 unless the header says otherwise). */
+  sign(payload: Record<string, unknown>, header?: Record<string, unknown>): Promise<string>;
   /** Runs the link flow for `sub` as ArcGIS user `user`; resolves to the `/link/complete` response. */
   link(bearer: string, user: string): Promise<Response>;
 }
@@ -166,6 +168,8 @@ export async function createBrokerHarness(
     },
     token,
     link,
+    sign: (payload: Record<string, unknown>, header: Record<string, unknown> = {}) =>
+      new jose.SignJWT(payload).setProtectedHeader({ alg: "ES256", kid: "k1", ...header }).sign(privateKey),
   });
   return harness;
 }

@@ -17,6 +17,7 @@ function config(rules: BrokerConfigInput["rules"], issuers: string[] = [IDP]) {
       basemap: { mode: "apiKey", apiKeyEnv: "API_KEY" },
     },
     rules,
+    link: { returnUrls: ["https://app.example.com/"] },
     sealing: { keysEnv: "KEYS" },
   });
 }

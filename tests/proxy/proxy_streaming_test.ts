@@ -6,9 +6,11 @@ import { entry, IDENTITY, proxyConfig, rejectsWith, SERVICES, setup } from "./_h
 
 const LAYER = `${SERVICES}/Trailheads/FeatureServer/0`;
 const EXPORT = `${SERVICES}/Basemap/MapServer/exportLarge`;
+// `exportLarge` is the fake's own streaming endpoint, not an ArcGIS read: the entries that reach it allow edits.
+const ALL_OPERATIONS = [entry(`${SERVICES}/`, { allowEdits: true })];
 
 Deno.test("proxy: a slow reader pulls the upstream export at most a few chunks ahead", async () => {
-  const h = setup();
+  const h = setup({ allow: ALL_OPERATIONS });
   const chunk = 16 * 1024;
   const response = await h.call(`${EXPORT}?bytes=${200 * chunk}&chunkBytes=${chunk}`);
   assert.equal(response.status, 200);
@@ -28,7 +30,7 @@ Deno.test("proxy: a slow reader pulls the upstream export at most a few chunks a
 });
 
 Deno.test("proxy: a streamed export arrives complete and intact", async () => {
-  const h = setup();
+  const h = setup({ allow: ALL_OPERATIONS });
   const total = 300_000;
   const response = await h.call(`${EXPORT}?bytes=${total}&chunkBytes=7000`);
   const bytes = new Uint8Array(await response.arrayBuffer());
@@ -91,7 +93,7 @@ Deno.test("proxy over loopback: streams through Deno.serve, and a client disconn
   const token = upstream.fake.issueToken({ kind: "server", username: "alice", serverRoot: "/server" });
   const services = `${upstream.origin}/server/rest/services`;
   const handler = createProxyHandler(
-    { proxy: proxyConfig([entry(`${services}/`)]), allowInsecureLoopback: true },
+    { proxy: proxyConfig([entry(`${services}/`, { allowEdits: true })]), allowInsecureLoopback: true },
     { fetch: globalThis.fetch, log: () => {} },
     {
       tokens: (): Promise<UpstreamToken> =>

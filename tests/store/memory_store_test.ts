@@ -52,3 +52,24 @@ Deno.test("createMemoryStore() refuses a maxEntries that is not a positive integ
     assert.throws(() => createMemoryStore({ maxEntries }), (e) => isBrokerError(e, "ERR_CONFIG_INVALID"));
   }
 });
+
+Deno.test("createMemoryStore() bounds each key namespace on its own: a flood never evicts another's entries", async () => {
+  const store = createMemoryStore({ maxEntries: 3 });
+  await store.set("atb:v1:link:alice", "refresh-token", { ttlSeconds: 600 });
+  for (let i = 0; i < 50; i++) {
+    await store.set(`atb:v1:link-state:s${i}`, String(i), { ttlSeconds: 600 });
+    await store.set(`atb:v1:token:t${i}`, String(i), { ttlSeconds: 600 });
+    await store.set(`host-key-${i}`, String(i), { ttlSeconds: 600 });
+  }
+  assert.equal(await store.get("atb:v1:link:alice"), "refresh-token");
+  // Within a namespace the bound still holds, least recently used first out.
+  assert.equal(await store.get("atb:v1:link-state:s46"), null);
+  assert.equal(await store.get("atb:v1:link-state:s47"), "47");
+  assert.equal(await store.get("atb:v1:token:t46"), null);
+  assert.equal(await store.get("host-key-49"), "49");
+  // A key under an unknown namespace shares the partition of all other keys.
+  await store.set("atb:v1:made-up:x", "x", { ttlSeconds: 600 });
+  assert.equal(await store.get("host-key-47"), null);
+  for (let i = 0; i < 4; i++) await store.set(`atb:v1:link:u${i}`, String(i), { ttlSeconds: 600 });
+  assert.equal(await store.get("atb:v1:link:alice"), null, "only more links evict a link");
+});

@@ -88,3 +88,35 @@ Deno.test("the core folders never import hono", () => {
     .map((e) => `${e.from} imports ${e.specifier}`);
   assert.deepEqual(offending, []);
 });
+
+/** Every file and bare specifier reached from `entry` through imports that survive to runtime. */
+function runtimeClosure(
+  edges: readonly ImportEdge[],
+  entry: string,
+): { files: Set<string>; bare: Set<string> } {
+  const byFile = new Map<string, ImportEdge[]>();
+  for (const edge of edges) byFile.set(edge.from, [...(byFile.get(edge.from) ?? []), edge]);
+  const files = new Set<string>();
+  const bare = new Set<string>();
+  const visit = (file: string): void => {
+    if (files.has(file)) return;
+    files.add(file);
+    for (const edge of byFile.get(file) ?? []) {
+      if (edge.typeOnly) continue;
+      if (edge.to === undefined) bare.add(edge.specifier);
+      else visit(edge.to);
+    }
+  };
+  visit(entry);
+  return { files, bare };
+}
+
+Deno.test("the proxy does not load the config schema (nor zod) at runtime", () => {
+  const edges = importGraph(ROOT, "src");
+  const { files, bare } = runtimeClosure(edges, "src/proxy/mod.ts");
+  assert.ok(files.size > 5, "expected the proxy's modules to be found");
+  assert.ok(!files.has("src/config/schema.ts"), "src/proxy reaches src/config/schema.ts");
+  assert.deepEqual([...bare].filter((s) => /^(npm:)?zod(\/|$)/.test(s)), []);
+  // The same walk does see zod where it is loaded, so the check above can fail.
+  assert.ok(runtimeClosure(edges, "src/config/mod.ts").bare.has("zod/mini"));
+});

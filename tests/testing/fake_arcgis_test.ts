@@ -373,6 +373,41 @@ Deno.test("a portal token becomes a server token scoped to that server root", as
   assert.equal(fake.inspectToken(deep.body.token)?.serverRoot, "/server");
 });
 
+Deno.test("like ArcGIS Online, generateToken(serverUrl) under the hosted root gives a token for hosted services", async () => {
+  const fake = newFake({
+    portalPath: "",
+    origin: "https://www.arcgis.com",
+    portalOrigin: "https://www.arcgis.com",
+    hosted: { origin: "https://services.arcgis.com" },
+    servers: [],
+  });
+  const portal = (await post(fake, "https://www.arcgis.com/sharing/rest/generateToken", {
+    username: "alice",
+    password: "alice-password",
+  })).body.token;
+  const hostedRest = `https://services.arcgis.com/${fake.orgId}/arcgis/rest/services`;
+  // What the Maps SDK sends: the resource URL of the service as serverUrl, the portal token, the app's referer.
+  const a = await post(fake, "https://www.arcgis.com/sharing/rest/generateToken", {
+    request: "getToken",
+    serverUrl: `${hostedRest}/Trailheads/FeatureServer`,
+    token: portal,
+    referer: "https://app.example",
+    f: "json",
+  });
+  assert.equal(typeof a.body.token, "string", a.text);
+  assert.equal(typeof a.body.expires, "number");
+  assert.equal(fake.inspectToken(a.body.token)?.serverRoot, `/${fake.orgId}/arcgis`);
+  assert.equal(await queryCode(fake, a.body.token, `${hostedRest}/Trailheads/FeatureServer/0/query`), 200);
+  // Another org's hosted root is not this portal's.
+  assert.deepEqual(
+    (await post(fake, "https://www.arcgis.com/sharing/rest/generateToken", {
+      serverUrl: "https://services.arcgis.com/OtherOrg/arcgis",
+      token: portal,
+    })).body,
+    INVALID_SERVER_URL_ERROR,
+  );
+});
+
 Deno.test("server-token exchange refuses bad portal tokens and unknown server URLs", async () => {
   const fake = newFake({ servers: [{ path: "/server" }, { path: "/alone", federated: false }] });
   const portal = await userToken(fake);

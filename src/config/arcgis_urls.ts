@@ -1,11 +1,12 @@
 /**
  * The ArcGIS URLs the broker talks to, all derived from the configuration: the portal's sharing API, its
  * endpoints, the configured server roots, and which token a target URL takes. Nothing here is ever learned from
- * an ArcGIS answer.
+ * an ArcGIS answer. It lives with the config because the config's own checks use it: a proxy entry whose URL no
+ * token applies to is refused when the config is read.
  *
  * @module
  */
-import type { ArcGISConfig } from "../config/types.ts";
+import type { ArcGISConfig } from "./types.ts";
 import { isLoopbackUrl } from "../util/loopback.ts";
 import { AGOL_HOSTED_HOST_PATTERN, AGOL_PORTAL_HOST_PATTERN } from "./constants.ts";
 
@@ -41,8 +42,11 @@ export type TargetKind =
   | { kind: "agolHosted"; orgId: string }
   | { kind: "server"; server: ServerRoot };
 
+/** `text` without trailing slashes (a loop: `/\/+$/` backtracks quadratically on a long run of inner slashes). */
 function _stripSlash(text: string): string {
-  return text.replace(/\/+$/, "");
+  let end = text.length;
+  while (end > 0 && text.charCodeAt(end - 1) === 0x2f) end--;
+  return end === text.length ? text : text.slice(0, end);
 }
 
 /** Normalizes a URL for comparison: lower-case host, no trailing slash, no query or fragment. */
