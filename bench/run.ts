@@ -567,6 +567,9 @@ function _httpFigures(outcome: Outcome<HttpBenchResult>): Figure[] {
       });
     }
   }
+  if (d.streamError !== undefined) {
+    figures.push(_notMeasured(proxyGroup, "memory while streaming", "flat", d.streamError));
+  }
   if (d.stream !== undefined) {
     const s = d.stream;
     figures.push({
@@ -1111,7 +1114,7 @@ async function _main(): Promise<void> {
       _runExternal(
         "bench/proxy_bench.ts",
         "runProxyBench",
-        () => ["--rounds=1", "--small=1000", "--tiles=60", "--stream-mb=100"],
+        () => ["--rounds=1", "--small=500", "--tiles=30", "--stream-mb=50"],
       ),
   );
   const bundle = await step("bundle", _runBundle);
