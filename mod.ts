@@ -55,6 +55,7 @@ export type {
   JwksHealth,
   LinkService,
   Policy,
+  SignedJwt,
   TokenForUrlOptions,
   TokenService,
   TokenVerifier,
