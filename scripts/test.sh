@@ -9,6 +9,7 @@ cd "$(dirname "$0")/.."
 export PATH="$PWD/node_modules/.bin:$PATH"
 export WRANGLER_SEND_METRICS=false
 bash scripts/ensure_chromium.sh || exit 1
+bash scripts/ensure_glewlwyd.sh || exit 1
 CONSUMER=tests/package/consumer_test.ts
 log=$(mktemp)
 trap 'rm -f "$log"' EXIT

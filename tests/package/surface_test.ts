@@ -47,6 +47,8 @@ const SURFACE: Record<string, readonly string[]> = {
     "IntrospectionConfig",
     "IntrospectionConfigInput",
     "IssuerConfig",
+    "IntrospectionConfig",
+    "IntrospectionConfigInput",
     "IssuerConfigInput",
     "JwksConfig",
     "JwksConfigInput",
