@@ -7,6 +7,7 @@
 import type { Hono, MiddlewareHandler } from "hono";
 import type { BrokerConfig, BrokerConfigInput } from "../config/schema.ts";
 import { ConfigError, configFromEnv, parseConfig, resolveSecrets, type Secrets } from "../config/load.ts";
+import { CONFIG_ENV } from "../config/constants.ts";
 import { type Deps, silentLog } from "../deps.ts";
 import type { Identity, LinkService, Policy, TokenService, TokenVerifier } from "../types.ts";
 import type { AtomicKvStore } from "../store/kv_store.ts";
@@ -125,7 +126,13 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     shareInFlight,
   });
   const proxy = createProxyHandler(
-    { proxy: parsed.proxy, allowInsecureLoopback: parsed.arcgis.allowInsecureLoopback },
+    {
+      proxy: parsed.proxy,
+      allowInsecureLoopback: parsed.arcgis.allowInsecureLoopback,
+      headerOnlyProfiles: Object.keys(parsed.profiles).filter((name) =>
+        parsed.profiles[name].mode === "apiKey"
+      ),
+    },
     deps,
     {
       tokens: (identity, profile, url, opts) => tokens.tokenForUrl(identity, profile, url, opts),
@@ -177,8 +184,21 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
 export type { BrokerEnv, Identity };
 
 interface CachedBroker {
-  fingerprint: string;
+  /** `BROKER_CONFIG` as given (text), or its JSON text when given as an object. */
+  configText: string;
+  /** The secret values the broker was built with, by variable name. */
+  secrets: Secrets;
   broker: Broker;
+}
+
+function _configText(raw: unknown): string {
+  return typeof raw === "string" ? raw : JSON.stringify(raw) ?? "";
+}
+
+/** True when `env` holds the same config text and the same secret values the cached broker was built from. */
+function _unchanged(cached: CachedBroker, env: Readonly<Record<string, unknown>>): boolean {
+  if (_configText(env[CONFIG_ENV]) !== cached.configText) return false;
+  return Object.entries(cached.secrets).every(([name, value]) => env[name] === value);
 }
 
 /** Platform dependencies for {@link brokerFromEnv}; `store` may be built per call from `env` bindings. */
@@ -199,16 +219,16 @@ export function createBrokerCache(): BrokerCache {
   let cached: CachedBroker | undefined;
   return {
     get(env, options = {}) {
+      // The same config text names the same secrets: compare them as given, and parse only when one changed.
+      if (cached !== undefined && _unchanged(cached, env)) return cached.broker;
       const { config, secrets } = configFromEnv(env);
-      const fingerprint = JSON.stringify([env.BROKER_CONFIG, Object.entries(secrets).sort()]);
-      if (cached !== undefined && cached.fingerprint === fingerprint) return cached.broker;
       const rateLimit = options.rateLimit ?? rateLimitFromBinding(env, config.proxy.rateLimitBinding);
       const broker = createBroker(config, {
         ...options,
         secrets,
         ...(rateLimit === undefined ? {} : { rateLimit }),
       });
-      cached = { fingerprint, broker };
+      cached = { configText: _configText(env[CONFIG_ENV]), secrets, broker };
       return broker;
     },
   };

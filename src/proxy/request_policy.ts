@@ -37,6 +37,8 @@ export interface PolicyDecision {
   contentLength?: number;
   /** The operation the target names (see `read_operations.ts`). */
   operation: OperationClass;
+  /** Where the token goes: the entry's `tokenIn`, but always the header for header-only profiles (API keys). */
+  tokenIn: "header" | "query";
 }
 
 /** Methods that can read (POST too: reads with long parameters are sent as forms). */
@@ -132,7 +134,8 @@ export async function checkRequestPolicy(
   const profile = chooseProxyProfile(options.context.profiles, entry.profile);
   const contentLength = _contentLength(request, options.settings.proxy.maxBodyBytes);
   if (options.checkRate !== undefined) await options.checkRate(options.context.identity);
-  const decision: PolicyDecision = { method, url, profile, operation };
+  const tokenIn = options.settings.headerOnlyProfiles.has(profile) ? "header" : entry.tokenIn;
+  const decision: PolicyDecision = { method, url, profile, operation, tokenIn };
   if (contentLength !== undefined) decision.contentLength = contentLength;
   return decision;
 }
