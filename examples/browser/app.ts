@@ -9,12 +9,8 @@
  */
 import IdentityManager from "@arcgis/core/identity/IdentityManager.js";
 import FeatureLayer from "@arcgis/core/layers/FeatureLayer.js";
-<<<<<<< HEAD
-import { createArcGISCredentialsClient } from "../../src/client/mod.ts";
-import { linger, setStep, showArcGISUser, showIdpUser, showLifetime, wireButtons } from "./demo_panel.ts";
-=======
 import { createArcGISCredentialsClient } from "arcgis-token-broker/client";
->>>>>>> main
+import { linger, setStep, showArcGISUser, showIdpUser, showLifetime, wireButtons } from "./demo_panel.ts";
 import {
   configureSdk,
   loadPageConfig,

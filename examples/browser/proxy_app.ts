@@ -11,13 +11,9 @@ import esriConfig from "@arcgis/core/config.js";
 import * as urlUtils from "@arcgis/core/core/urlUtils.js";
 import FeatureLayer from "@arcgis/core/layers/FeatureLayer.js";
 import type { RequestInterceptor } from "@arcgis/core/request/types.js";
-<<<<<<< HEAD
-import { addProxyRules, proxyInterceptor, type ProxyInterceptorOptions } from "../../src/client/mod.ts";
+import { addProxyRules, proxyInterceptor, type ProxyInterceptorOptions } from "arcgis-token-broker/client";
 import { ensureLinked, fetchArcGISUser } from "./broker_flows.ts";
 import { setStep, showArcGISUser, showIdpUser, showLifetime, wireButtons } from "./demo_panel.ts";
-=======
-import { addProxyRules, proxyInterceptor, type ProxyInterceptorOptions } from "arcgis-token-broker/client";
->>>>>>> main
 import {
   configureSdk,
   loadPageConfig,
