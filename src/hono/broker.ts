@@ -18,7 +18,7 @@ import { createPolicy } from "../policy/mod.ts";
 import { createArcGISServices } from "../arcgis/mod.ts";
 import { createProxyHandler } from "../proxy/mod.ts";
 import { type BrokerEnv, createAuthenticate } from "./authenticate.ts";
-import { createRoutes } from "./routes.ts";
+import { createMetadataRoutes, createRoutes } from "./routes.ts";
 import { createSessionStore } from "../session/session_store.ts";
 
 /** Options for {@link createBroker}: the platform dependencies plus the secret values. */
@@ -50,6 +50,12 @@ export interface Broker {
   authenticate(): MiddlewareHandler<BrokerEnv>;
   /** The routes, to mount with `app.route(config.mountPath, broker.routes())`. */
   routes(): Hono<BrokerEnv>;
+  /**
+   * RFC 8414 authorization-server metadata for the token endpoint, to mount at the host's root with
+   * `app.route("/", broker.wellKnown())`: it answers `GET /.well-known/oauth-authorization-server{mountPath}`
+   * (RFC 8414 puts the well-known segment before the path), with the mount URL as the issuer.
+   */
+  wellKnown(): Hono;
   /** The token verifier (for non-Hono callers). */
   readonly verifier: TokenVerifier;
   /** The ArcGIS token service (for non-Hono callers). */
@@ -120,7 +126,13 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     shareInFlight,
   });
   const proxy = createProxyHandler(
-    { proxy: parsed.proxy, allowInsecureLoopback: parsed.arcgis.allowInsecureLoopback },
+    {
+      proxy: parsed.proxy,
+      allowInsecureLoopback: parsed.arcgis.allowInsecureLoopback,
+      headerOnlyProfiles: Object.keys(parsed.profiles).filter((name) =>
+        parsed.profiles[name].mode === "apiKey"
+      ),
+    },
     deps,
     {
       tokens: (identity, profile, url, opts) => tokens.tokenForUrl(identity, profile, url, opts),
@@ -129,6 +141,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     },
   );
   let routes: Hono<BrokerEnv> | undefined;
+  let wellKnown: Hono | undefined;
   const authenticate = createAuthenticate(verifier, { log, exposeReasons: parsed.errors.exposeReasons });
   return {
     config: parsed,
@@ -137,6 +150,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     links,
     policy,
     authenticate: () => authenticate,
+    wellKnown: () => wellKnown ??= createMetadataRoutes(parsed.mountPath),
     routes: () =>
       routes ??= createRoutes({
         verifier,
