@@ -306,3 +306,73 @@ Deno.test("doctor CLI: exit 0 on a working config file, 1 on a problem, 2 on a u
     await world.close();
   }
 });
+
+Deno.test("doctor: keys without alg, keys of an unconfigured type and an advertised algorithm mismatch", async () => {
+  const ec = await crypto.subtle.generateKey({ name: "ECDSA", namedCurve: "P-256" }, true, [
+    "sign",
+    "verify",
+  ]);
+  const rsa = await crypto.subtle.generateKey(
+    {
+      name: "RSASSA-PKCS1-v1_5",
+      modulusLength: 2048,
+      publicExponent: new Uint8Array([1, 0, 1]),
+      hash: "SHA-256",
+    },
+    true,
+    ["sign", "verify"],
+  );
+  const publicJwk = async (key: CryptoKey, extra: Record<string, unknown>) => {
+    const { kty, crv, x, y, n, e } = await crypto.subtle.exportKey("jwk", key);
+    return JSON.parse(JSON.stringify({ kty, crv, x, y, n, e, use: "sig", ...extra }));
+  };
+  const keys = [
+    await publicJwk(ec.publicKey, { kid: "ec-no-alg" }),
+    await publicJwk(rsa.publicKey, { kid: "rsa-ps" }),
+  ];
+  let origin = "";
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const path = new URL(request.url).pathname;
+    if (path === "/.well-known/openid-configuration") {
+      return Response.json({
+        issuer: origin,
+        jwks_uri: `${origin}/jwks`,
+        id_token_signing_alg_values_supported: ["PS256"],
+      });
+    }
+    return Response.json({ keys });
+  });
+  origin = `http://127.0.0.1:${server.addr.port}`;
+  const arcgis = serveFakeArcGIS({});
+  try {
+    const config = (algorithms: string[]) => ({
+      issuers: [{ issuer: origin, audience: "api", algorithms, allowInsecureLoopback: true }],
+      arcgis: { portalUrl: arcgis.urls.sharingRest, orgId: arcgis.fake.orgId, allowInsecureLoopback: true },
+      profiles: { basemap: { mode: "apiKey", apiKeyEnv: "API_KEY" } },
+      rules: [{ profile: "basemap" }],
+      sealing: { keysEnv: "BROKER_SEALING_KEYS" },
+    });
+    const env = { API_KEY: "AAPTunknown", BROKER_SEALING_KEYS: KEYRING };
+    const rsaOnly = await runDoctor(config(["RS256"]), { env });
+    const text = formatDoctorReport(rsaOnly);
+    assert.match(text, /ok {3}algorithms: 1 key\(s\) verify with RS256/);
+    assert.match(
+      text,
+      /WARN key "ec-no-alg": The key has no alg and no configured algorithm fits its type EC:P-256/,
+    );
+    assert.match(
+      text,
+      /ok {3}key "rsa-ps": The key has no alg: it verifies RS256, the configured algorithm for RSA keys/,
+    );
+    assert.match(
+      text,
+      /WARN algorithms: Discovery advertises \["PS256"\], none of the configured algorithms/,
+    );
+    const both = formatDoctorReport(await runDoctor(config(["PS256", "ES256"]), { env }));
+    assert.match(both, /ok {3}key "ec-no-alg": The key has no alg: it verifies ES256/);
+    assert.doesNotMatch(both, /Discovery advertises/);
+  } finally {
+    await arcgis.close();
+    await server.shutdown();
+  }
+});
