@@ -10,7 +10,12 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { DEMO_IDP_USER, type DemoStack, startDemoStack } from "../../examples/demo/stack.ts";
+import {
+  DEMO_ARCGIS_USER,
+  DEMO_IDP_USER,
+  type DemoStack,
+  startDemoStack,
+} from "../../examples/demo/stack.ts";
 import { buildBrowser } from "../../scripts/build_browser.ts";
 import {
   chromiumAvailable,
@@ -132,6 +137,15 @@ Deno.test({
         assert.ok(navigations.some((n) => n.endsWith("/arcgis/link/callback")), navigations.join("\n"));
         assert.equal(local.fake.count("portal:oauth2/authorize"), 1);
         assert.ok(acceptedServiceTokens(local).length >= 1);
+        // The demo panel: who is signed in where, the bounce as a step, the token's lifetime and renewal.
+        assert.match(hooks.idpUser ?? "", /Demo User/);
+        assert.equal(hooks.arcgisUser, DEMO_ARCGIS_USER.username);
+        assert.match(hooks.steps.link, /^done: Linked/);
+        assert.match(hooks.steps.layer, /^done: 36 features/);
+        assert.ok(hooks.lifetime !== null && hooks.lifetime.expires > Date.now());
+        assert.equal(hooks.lifetime.renewAt, hooks.lifetime.expires - 120_000, "re-registration 2 min ahead");
+        assert.ok(hooks.basemapFeatures >= 1, "the offline basemap has land");
+        assert.equal(hooks.popupOpen, true, "a feature popup is open");
         console.log(`  register page timings (ms): ${JSON.stringify(hooks.timings)}`);
         console.log(`  screenshot: ${await screenshot(page, "register-local")}`);
       },
@@ -186,6 +200,9 @@ Deno.test({
           assert.equal(hooks.featureCount, 36);
           assert.equal(hooks.dialogOpened, 0);
           assert.equal(local.fake.count("portal:oauth2/authorize"), authorizeBefore + 1, "one link bounce");
+          assert.match(hooks.steps.link, /^done: Linked as demo_user/);
+          assert.equal(hooks.arcgisUser, DEMO_ARCGIS_USER.username);
+          assert.equal(hooks.popupOpen, true, "a feature popup is open");
           console.log(`  proxy page timings (ms): ${JSON.stringify(hooks.timings)}`);
           console.log(`  screenshot: ${await screenshot(page, "proxy-local")}`);
 
