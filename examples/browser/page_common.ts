@@ -302,7 +302,8 @@ export async function showLayer(config: PageConfig, layer: FeatureLayer, hooks: 
   if (graphic?.geometry) {
     await view.openPopup({ features: [graphic], location: graphic.geometry as Point });
     await reactiveUtils.whenOnce(() => view.popup?.visible === true).catch(() => {});
-    hooks.popupOpen = view.popup?.visible === true && await _rendered(".esri-popup__main-container", "Elevation", 15_000);
+    hooks.popupOpen = view.popup?.visible === true &&
+      await _rendered(".esri-popup__main-container", "Elevation", 15_000);
   }
   hooks.ready = true;
   setStatus(hooks, `Showing ${n} features of "${layer.title}" over an offline Natural Earth basemap`);
