@@ -41,6 +41,7 @@ export {
   ConfigError,
   configFromEnv,
   type ConfigIssue,
+  formatConfigError,
   type LoadedConfig,
   parseConfig,
   type Secrets,

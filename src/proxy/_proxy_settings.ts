@@ -28,6 +28,8 @@ export interface _ProxySettings {
   allowInsecureLoopback: boolean;
   /** The target logger. */
   logTarget: _TargetLogger;
+  /** Profiles whose tokens travel only in the header, whatever an entry's `tokenIn` (API keys). */
+  headerOnlyProfiles: ReadonlySet<string>;
 }
 
 const _encoder = new TextEncoder();

@@ -66,6 +66,11 @@ export interface ProxyHandlerConfig {
   proxy: ProxyConfig;
   /** Allow plain http and IP-literal loopback targets (`arcgis.allowInsecureLoopback`; tests only). @default false */
   allowInsecureLoopback?: boolean;
+  /**
+   * Profiles whose tokens are sent only in the `X-Esri-Authorization` header, whatever an entry's `tokenIn`:
+   * `createBroker` lists every `apiKey` profile, so an API key never travels in a URL or form. @default []
+   */
+  headerOnlyProfiles?: readonly string[];
 }
 
 /** Options for {@link createProxyHandler}. */
@@ -105,6 +110,7 @@ export function createProxyHandler(
     allowlist: createAllowlist(config.proxy.allow),
     allowInsecureLoopback: config.allowInsecureLoopback === true,
     logTarget: _createTargetLogger(deps.log),
+    headerOnlyProfiles: new Set(config.headerOnlyProfiles ?? []),
   };
   const retryAfterSeconds = options.rateLimitRetryAfterSeconds ?? DEFAULT_RATE_LIMIT_RETRY_AFTER_SECONDS;
   const checkRate = _createRateCheck(options.rateLimit, retryAfterSeconds);
@@ -119,14 +125,11 @@ export function createProxyHandler(
       const target = await resolveTarget(request, settings);
       const decision = await checkRequestPolicy(request, target, { context, settings, checkRate });
       const body = await readRequestBody(request, decision.contentLength, settings.proxy);
-      const placement = tokenPlacement(target.entry.tokenIn, body);
+      const placement = tokenPlacement(decision.tokenIn, body);
       const sent = await forward({ request, identity: context.identity, decision, body, placement });
       const { url } = decision;
-      return await answerUpstream(
-        sent.answer,
-        { url, proxyPath: target.proxyPath, token: sent.token.token },
-        settings,
-      );
+      const answer = { url, proxyPath: target.proxyPath, token: sent.token.token, placement };
+      return await answerUpstream(sent.answer, answer, settings);
     },
   };
 }

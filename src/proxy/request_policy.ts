@@ -7,6 +7,7 @@
  * @module
  */
 import { BrokerError } from "../errors.ts";
+import { chooseProxyProfile } from "../policy/profile_choice.ts";
 import type { Identity } from "../types.ts";
 import { _notAllowed, type _ProxySettings, _sha256Hex } from "./_proxy_settings.ts";
 import { classifyOperation, type OperationClass } from "./read_operations.ts";
@@ -36,6 +37,8 @@ export interface PolicyDecision {
   contentLength?: number;
   /** The operation the target names (see `read_operations.ts`). */
   operation: OperationClass;
+  /** Where the token goes: the entry's `tokenIn`, but always the header for header-only profiles (API keys). */
+  tokenIn: "header" | "query";
 }
 
 /** Methods that can read (POST too: reads with long parameters are sent as forms). */
@@ -75,17 +78,6 @@ export function _createRateCheck(
       throw new BrokerError("ERR_RATE_LIMITED", "Too many proxy requests", { retryAfterSeconds });
     }
   };
-}
-
-function _chooseProfile(entryProfile: string | undefined, profiles: readonly string[]): string {
-  if (profiles.length === 0) {
-    throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows the proxy", { reason: "no_rule" });
-  }
-  if (entryProfile === undefined) return profiles[0];
-  if (!profiles.includes(entryProfile)) {
-    throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows this proxy target");
-  }
-  return entryProfile;
 }
 
 /** The declared `Content-Length`: 400 when malformed, 413 over `maxBodyBytes`. */
@@ -139,10 +131,11 @@ export async function checkRequestPolicy(
     url = new URL(url.href);
     url.search = search;
   }
-  const profile = _chooseProfile(entry.profile, options.context.profiles);
+  const profile = chooseProxyProfile(options.context.profiles, entry.profile);
   const contentLength = _contentLength(request, options.settings.proxy.maxBodyBytes);
   if (options.checkRate !== undefined) await options.checkRate(options.context.identity);
-  const decision: PolicyDecision = { method, url, profile, operation };
+  const tokenIn = options.settings.headerOnlyProfiles.has(profile) ? "header" : entry.tokenIn;
+  const decision: PolicyDecision = { method, url, profile, operation, tokenIn };
   if (contentLength !== undefined) decision.contentLength = contentLength;
   return decision;
 }

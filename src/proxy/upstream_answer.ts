@@ -1,16 +1,18 @@
 /**
  * Stage 5 of the proxy, the answer: the browser's response built from the upstream's. Redirects are rewritten to
- * the proxy form (or refused, 502); a web-tier challenge (401/407) and HTML error pages become a generic 502; a
- * small body read whole has our token redacted should it echo it; headers pass the response allowlist.
+ * the proxy form (or refused, 502); a web-tier challenge (401/407) and every upstream 5xx become a generic 502
+ * (504 for an upstream 504), with no upstream text; our token is redacted from what comes back (see
+ * `token_redaction.ts`); headers pass the response allowlist.
  *
  * @module
  */
-import { concatBytes, indexOfBytes } from "../util/bytes.ts";
+import { BrokerError } from "../errors.ts";
 import { _badGateway, _discard, type _ProxySettings } from "./_proxy_settings.ts";
 import { PROXIED_CONTENT_SECURITY_POLICY } from "./constants.ts";
 import { privateCacheControl, returnResponseHeaderRecord } from "./header_filter.ts";
 import { rewriteRedirect } from "./redirect_rewrite.ts";
-import type { UpstreamAnswer } from "./upstream_exchange.ts";
+import { createTokenRedactor } from "./token_redaction.ts";
+import type { TokenPlacement, UpstreamAnswer } from "./upstream_exchange.ts";
 
 /** What the answer stage needs besides the upstream answer. */
 export interface AnswerOptions {
@@ -20,40 +22,8 @@ export interface AnswerOptions {
   proxyPath: string;
   /** The token that was sent. */
   token: string;
-}
-
-const _encoder = new TextEncoder();
-const _REDACTED = _encoder.encode("[redacted]");
-
-/** The byte forms of a token to redact: plain and URL-encoded. */
-function _needlesFor(token: string): Uint8Array[] {
-  const encoded = encodeURIComponent(token);
-  const needles = [_encoder.encode(token)];
-  if (encoded !== token) needles.push(_encoder.encode(encoded));
-  return needles;
-}
-
-/**
- * Replaces every occurrence of the `needles` (tokens of 8+ characters) in `hay` with `[redacted]`, byte for byte
- * elsewhere; returns `hay` itself when there is none.
- */
-function _redact(hay: Uint8Array, needles: readonly Uint8Array[]): Uint8Array {
-  let current = hay;
-  for (const bytes of needles) {
-    if (bytes.length < 8) continue;
-    let index = indexOfBytes(current, bytes, 0);
-    if (index < 0) continue;
-    const parts: Uint8Array[] = [];
-    let position = 0;
-    while (index >= 0) {
-      parts.push(current.subarray(position, index), _REDACTED);
-      position = index + bytes.length;
-      index = indexOfBytes(current, bytes, position);
-    }
-    parts.push(current.subarray(position));
-    current = concatBytes(parts);
-  }
-  return current;
+  /** Where it was sent: in the query or a form, every body and header is redacted on the way back. */
+  placement: TokenPlacement;
 }
 
 /** The response for the browser; throws a `BrokerError` (502) where the upstream's answer must not be relayed. */
@@ -65,6 +35,7 @@ export async function answerUpstream(
   const { response } = answer;
   const { url } = options;
   const { logTarget } = settings;
+  const redactor = createTokenRedactor(options.token);
   if (answer.location !== undefined) {
     const rewritten = rewriteRedirect(answer.location, url, {
       allowlist: settings.allowlist,
@@ -80,7 +51,7 @@ export async function answerUpstream(
     return new Response(null, {
       status: response.status,
       headers: {
-        location: rewritten,
+        location: redactor.text(rewritten),
         "cache-control": privateCacheControl(response.headers.get("cache-control")),
         "x-content-type-options": "nosniff",
         "content-security-policy": PROXIED_CONTENT_SECURITY_POLICY,
@@ -93,25 +64,30 @@ export async function answerUpstream(
     await logTarget("warn", "Upstream asked for other credentials", url, { status: response.status });
     throw _badGateway();
   }
-  const contentType = response.headers.get("content-type") ?? "";
-  if (response.status >= 500 && /^\s*text\/html/i.test(contentType)) {
-    // Server error pages can reveal internal host names; answer our own generic 502 instead.
+  if (response.status >= 500) {
+    // Server errors can reveal internal host names and stack traces: answer our own generic 502 (504 for an
+    // upstream gateway timeout) and never relay the upstream's text.
     await _discard(answer.body);
-    await logTarget("warn", "Upstream answered an HTML error page", url, { status: response.status });
+    await logTarget("warn", "Upstream answered a server error", url, { status: response.status });
+    if (response.status === 504) throw new BrokerError("ERR_UPSTREAM_TIMEOUT", "Upstream request timed out");
     throw _badGateway();
   }
+  // A body read whole is always checked; when the token travelled in the URL or a form (where upstreams echo
+  // it), every streamed body and every header is redacted too.
+  const echoable = options.placement !== "header";
   let body = answer.body;
   let changed = false;
   if (answer.complete !== undefined) {
-    const redacted = _redact(answer.complete, _needlesFor(options.token));
-    if (redacted !== answer.complete) {
-      changed = true;
-      body = redacted;
-    }
+    body = redactor.bytes(answer.complete);
+    changed = body !== answer.complete;
+  } else if (echoable && body instanceof ReadableStream) {
+    body = body.pipeThrough(redactor.stream());
+    changed = true;
   }
   const headers = returnResponseHeaderRecord(response.headers, {
     dropContentLength: changed || response.headers.has("content-encoding"),
   });
+  if (echoable) { for (const name in headers) headers[name] = redactor.text(headers[name]); }
   return new Response(body as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null, {
     status: response.status,
     headers,

@@ -78,7 +78,8 @@ function _authError(answer: UpstreamAnswer): 498 | 499 | undefined {
 
 /**
  * The upstream stage of one handler: gets the token, sends, and after a 498/499 refreshes the token (one call
- * with `forceRefresh` and the rejected token) and sends once more when the body can be replayed.
+ * with `forceRefresh` and the rejected token) and sends once more when the body can be replayed. A 498/499 that
+ * survives (or cannot be retried) is a 502, never relayed.
  */
 export function createUpstreamForwarder(
   settings: _ProxySettings,
@@ -93,6 +94,7 @@ export function createUpstreamForwarder(
     let token = await tokens(identity, decision.profile, url, {});
     let answer = await exchange(call, token);
     let code = _authError(answer);
+    let attempt = 0;
     if (code !== undefined && isReplayable(call.body)) {
       await _discard(answer.body);
       await logTarget("info", "Upstream refused the token; refreshing it and retrying once", url, {
@@ -104,11 +106,13 @@ export function createUpstreamForwarder(
       });
       answer = await exchange(call, token);
       code = _authError(answer);
-      if (code !== undefined) {
-        await logTarget("info", "Upstream refused the token", url, { arcgisCode: code, attempt: 1 });
-      }
-    } else if (code !== undefined) {
-      await logTarget("info", "Upstream refused the token", url, { arcgisCode: code, attempt: 0 });
+      attempt = 1;
+    }
+    if (code !== undefined) {
+      // Relayed, a 498/499 makes the Maps SDK open its sign-in dialog, which cannot help a proxied request.
+      await _discard(answer.body);
+      await logTarget("warn", "Upstream refused the token", url, { arcgisCode: code, attempt });
+      throw _badGateway("Upstream refused the token");
     }
     return { answer, token };
   };
@@ -241,7 +245,11 @@ export function createUpstreamExchange(
     let answer: UpstreamAnswer = { response, body: null };
     if (response.body !== null && decision.method !== "HEAD" && !NULL_BODY_STATUSES.has(response.status)) {
       try {
-        answer = await _peek(response, response.body);
+        // User-authored content (item data, files) is never read as an error envelope: its text could otherwise
+        // make the broker refresh its token at will.
+        answer = decision.operation.raw
+          ? { response, body: response.body }
+          : await _peek(response, response.body);
       } catch (error) {
         return await fail(error);
       }

@@ -150,8 +150,8 @@ export interface OidcIdp extends AsyncDisposable {
   readonly introspectionEndpoint: string;
   /** Client id of a confidential client that authenticates with `private_key_jwt` (for introspection). */
   readonly jwtClientId: string;
-  /** Its private signing key, a JWK with `alg` (ES256). */
-  readonly jwtClientPrivateJwk: Readonly<jose.JWK>;
+  /** Its private signing key, a JWK with `alg` (ES256): every member is a string. */
+  readonly jwtClientPrivateJwk: Readonly<Record<string, string>>;
   /** Signing algorithm. */
   readonly algorithm: OidcIdpAlgorithm;
   /** The SPA client id. */
@@ -461,7 +461,7 @@ class TestOidcIdp implements OidcIdp {
   readonly opaqueAudience: string;
   readonly introspectionEndpoint: string;
   readonly jwtClientId = "broker-jwt";
-  readonly jwtClientPrivateJwk: Readonly<jose.JWK>;
+  readonly jwtClientPrivateJwk: Readonly<Record<string, string>>;
   readonly #jwtClientPublicJwk: jose.JWK;
   readonly algorithm: OidcIdpAlgorithm;
   readonly spaClientId: string;
@@ -509,7 +509,7 @@ class TestOidcIdp implements OidcIdp {
     this.opaqueResource = options.opaqueResource ?? "urn:arcgis-broker:opaque";
     this.opaqueAudience = options.opaqueAudience ?? "arcgis-broker-opaque";
     this.introspectionEndpoint = `${this.issuer}/token/introspection`;
-    this.jwtClientPrivateJwk = Object.freeze(clientKey.privateJwk);
+    this.jwtClientPrivateJwk = Object.freeze({ ...clientKey.privateJwk } as Record<string, string>);
     this.#jwtClientPublicJwk = clientKey.publicJwk;
     this.#resourceScopes = options.resourceScopes ?? ["arcgis"];
     this.#users = new Map((options.users ?? [OIDC_IDP_DEMO_USER]).map((user) => [user.sub, user]));

@@ -25,6 +25,9 @@ export interface Lru<K, V> {
 class MapLru<K, V> implements Lru<K, V> {
   readonly maxEntries: number;
   readonly #entries = new Map<K, V>();
+  /** Whether {@link #newest} holds the most recently used key (there is none when empty). */
+  #hasNewest = false;
+  #newest: K | undefined;
 
   constructor(maxEntries: number) {
     this.maxEntries = maxEntries;
@@ -37,9 +40,11 @@ class MapLru<K, V> implements Lru<K, V> {
   get(key: K): V | undefined {
     const entries = this.#entries;
     const value = entries.get(key);
-    if (value !== undefined) {
+    if (value !== undefined && !(this.#hasNewest && this.#newest === key)) {
       entries.delete(key);
       entries.set(key, value);
+      this.#newest = key;
+      this.#hasNewest = true;
     }
     return value;
   }
@@ -53,6 +58,8 @@ class MapLru<K, V> implements Lru<K, V> {
     const entries = this.#entries;
     entries.delete(key);
     entries.set(key, value);
+    this.#newest = key;
+    this.#hasNewest = true;
     if (entries.size > this.maxEntries) {
       const oldest = entries.keys().next();
       if (!oldest.done) entries.delete(oldest.value);
@@ -61,6 +68,10 @@ class MapLru<K, V> implements Lru<K, V> {
 
   delete(key: K): void {
     this.#entries.delete(key);
+    if (this.#hasNewest && this.#newest === key) {
+      this.#hasNewest = false;
+      this.#newest = undefined;
+    }
   }
 }
 

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { rejectsWith, SERVICES, setup } from "./_harness.ts";
 import { authErrorCodeOf, peekAuthError } from "../../src/proxy/mod.ts";
+import { errorResponse } from "../../src/hono/errors.ts";
 
 const LAYER = `${SERVICES}/Trailheads/FeatureServer/0`;
 const TILE = `${SERVICES}/Basemap/MapServer/tile/3/2/1`;
@@ -74,18 +75,60 @@ Deno.test("proxy: a 498 inside HTTP 200 with spaces is retried once with a fresh
   assert.notEqual(h.token(), first);
 });
 
-Deno.test("proxy: a second 498 is surfaced as received, with no further retry", async () => {
+Deno.test("proxy: a second 498 is a 502 (never relayed to open the SDK's sign-in), with no further retry", async () => {
   const h = setup();
   h.fake.injectFailure({
     match: "FeatureServer/layer",
     mode: { kind: "status", status: 200, body: SPACED_498 },
     times: 5,
   });
-  const response = await h.call(`${LAYER}?f=json`);
-  assert.equal(response.status, 200);
-  assert.equal(authErrorCodeOf(await response.json()), 498);
+  const error = await rejectsWith(() => h.call(`${LAYER}?f=json`));
+  assert.equal(error.code, "ERR_ARCGIS_BAD_GATEWAY");
+  assert.ok(!/498|invalid token/i.test(error.message));
   assert.equal(h.fake.requests.length, 2);
   assert.equal(h.tokenCalls.length, 2);
+  assert.ok(
+    h.logs.some((l) => l.msg === "Upstream refused the token" && l.arcgisCode === 498 && l.attempt === 1),
+  );
+});
+
+Deno.test("proxy: an HTTP 499 on a request that cannot be replayed is a 502 at once", async () => {
+  const h = setup({ fake: { statusMirrorsErrorCode: true } });
+  h.fake.injectFailure({
+    match: "FeatureServer/layer",
+    mode: { kind: "arcgisError", code: 499, message: "x" },
+  });
+  const error = await rejectsWith(() =>
+    h.call(`${LAYER}?f=json`, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" })
+  );
+  assert.equal(error.code, "ERR_ARCGIS_BAD_GATEWAY");
+  assert.equal(h.tokenCalls.length, 1);
+});
+
+Deno.test("proxy: upstream 5xx of any type is a generic 502, an upstream 504 a 504, no upstream text relayed", async () => {
+  for (
+    const [status, contentType, code] of [
+      [500, "application/json", "ERR_ARCGIS_BAD_GATEWAY"],
+      [503, "text/plain", "ERR_ARCGIS_BAD_GATEWAY"],
+      [502, "text/html", "ERR_ARCGIS_BAD_GATEWAY"],
+      [504, "application/json", "ERR_UPSTREAM_TIMEOUT"],
+    ] as const
+  ) {
+    const h = setup();
+    h.fake.injectFailure({
+      match: "FeatureServer/layer",
+      mode: {
+        kind: "status",
+        status,
+        body: '{"error":{"code":500,"message":"db-host-9 failed"}}',
+        contentType,
+      },
+    });
+    const error = await rejectsWith(() => h.call(`${LAYER}?f=json`));
+    assert.equal(error.code, code, `${status}`);
+    assert.ok(!error.message.includes("db-host"), "no upstream text");
+    assert.ok(!JSON.stringify(h.logs).includes("db-host"), "no upstream text in the log either");
+  }
 });
 
 Deno.test("proxy: a revoked token (the fake's own 498) is refreshed and the request succeeds", async () => {
@@ -145,7 +188,7 @@ Deno.test("proxy: a small form POST is replayed byte for byte after a 498", asyn
   assert.equal(new TextDecoder().decode(h.fake.requests[1].rawBody), form);
 });
 
-Deno.test("proxy: multipart and large bodies are not replayed; the 498 is surfaced", async () => {
+Deno.test("proxy: multipart and large bodies are not replayed; the 498 is a 502", async () => {
   for (
     const init of [
       {
@@ -164,9 +207,8 @@ Deno.test("proxy: multipart and large bodies are not replayed; the 498 is surfac
       match: "FeatureServer/query",
       mode: { kind: "status", status: 200, body: SPACED_498 },
     });
-    const response = await h.call(`${LAYER}/query`, { method: "POST", ...init });
-    assert.equal(response.status, 200);
-    assert.equal(authErrorCodeOf(await response.json()), 498);
+    const error = await rejectsWith(() => h.call(`${LAYER}/query`, { method: "POST", ...init }));
+    assert.equal(error.code, "ERR_ARCGIS_BAD_GATEWAY");
     assert.equal(h.fake.requests.length, 1, init.headers["content-type"]);
     assert.equal(h.tokenCalls.length, 1);
   }
@@ -221,4 +263,21 @@ Deno.test("proxy: an upstream 401 challenge becomes a 502, never the broker's ow
   const error = await rejectsWith(() => h.call(`${LAYER}?f=json`));
   assert.equal(error.code, "ERR_ARCGIS_BAD_GATEWAY");
   assert.equal(h.tokenCalls.length, 1);
+});
+
+Deno.test("proxy: the 502 for a surviving 498 has a body the Maps SDK does not read as an auth error", async () => {
+  const h = setup();
+  h.fake.injectFailure({
+    match: "FeatureServer/layer",
+    mode: { kind: "status", status: 498, body: SPACED_498 },
+    times: 5,
+  });
+  const response = errorResponse(await rejectsWith(() => h.call(`${LAYER}?f=json`)));
+  assert.equal(response.status, 502);
+  const text = await response.text();
+  const body = JSON.parse(text);
+  // The SDK prompts on HTTP 498/499 or a JSON `error.code` of 498/499: neither is here.
+  assert.equal(typeof body.error, "string");
+  assert.equal(authErrorCodeOf(body), undefined);
+  assert.ok(!/498|499|token/i.test(text), text);
 });

@@ -176,3 +176,20 @@ Deno.test("proxy: a target longer than MAX_TARGET_CHARS is 414, one at the cap i
   assert.notEqual(atCap.status, 414);
   await atCap.body?.cancel();
 });
+
+Deno.test("proxy: item data that looks like a 498 envelope is passed on as content, with no token refresh", async () => {
+  const authored = '{"error":{"code":498,"message":"written by anyone"}}';
+  const h = setup({
+    allow: [entry(`${PORTAL}/`)],
+    fetch: () => Promise.resolve(new Response(authored, { headers: { "content-type": "application/json" } })),
+  });
+  const data = await h.call(`${PORTAL}/content/items/${ITEM}/data`);
+  assert.equal(data.status, 200);
+  assert.equal(await data.text(), authored);
+  assert.equal(h.tokenCalls.length, 1);
+  assert.ok(h.tokenCalls.every((c) => c.options.forceRefresh !== true));
+  // The same text from an ArcGIS resource is an error envelope: refreshed once, then a 502.
+  const item = await rejectsWith(() => h.call(`${PORTAL}/content/items/${ITEM}`));
+  assert.equal(item.code, "ERR_ARCGIS_BAD_GATEWAY");
+  assert.equal(h.tokenCalls.filter((c) => c.options.forceRefresh === true).length, 1);
+});
