@@ -3,21 +3,25 @@
  * writes `BENCHMARKS.md` with, for each figure, the measured value, the baseline measured in the same run, the
  * ratio, the target and pass/fail.
  *
- * - `bench/auth_bench.ts` and `bench/proxy_bench.ts`: imported and called when they export a `run…Bench()`
- *   function; otherwise run as a subprocess (`deno run -A`) and read from the JSON they write (`--json=<file>`) or
- *   print. A missing file or a failed run is written down as "not measured", with the reason.
- * - `bench/credentials_bench.ts`: imported (`runCredentialsBench()`).
- * - The Workers bundle: `npx wrangler deploy --dry-run --outdir <tmp>` (only when `wrangler.toml` exists), then the
- *   output JS gzipped with `CompressionStream`.
+ * - The figures that count come from real servers over loopback loaded by Debian's `wrk` (installed with apt by
+ *   `scripts/ensure_wrk.sh` when missing): `bench/http_bench.ts` (Deno: the proxy's three arms, fresh tokens,
+ *   memory while streaming) and `bench/workerd_bench.ts` (the same arms under `wrangler dev`).
+ * - `bench/credentials_bench.ts`: `/credentials` and the token cache (cold bursts: call counts).
+ * - `bench/auth_bench.ts` and `bench/proxy_bench.ts`: the older in-process figures, kept for information only.
+ * - The Workers bundle: `npx wrangler deploy --dry-run --outdir <tmp>`, the output JS gzipped.
  *
  * Run: `deno task bench` (= `deno run -A bench/run.ts`). Options: `--out=<file>` (default `BENCHMARKS.md`),
- * `--only=auth,credentials,proxy,bundle`.
+ * `--json=<file>` (every raw result, for keeping), `--only=http,workerd,auth,credentials,proxy,bundle`,
+ * `--compare=<file>` (an earlier `--json` output shown beside each figure; default
+ * `bench/results/before-reshape.json`, the figures before the reshaping of issue 8, when it exists).
  *
  * @module
  */
 import { runCredentialsBench } from "./credentials_bench.ts";
 import type { CredentialsBenchResult } from "./credentials_bench.ts";
 import { round } from "./_stats.ts";
+import { type HttpBenchResult, runHttpBench } from "./http_bench.ts";
+import { runWorkerdBench, type WorkerdBenchResult } from "./workerd_bench.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const SUBPROCESS_TIMEOUT_MS = 150_000;
@@ -472,6 +476,203 @@ function _proxyFigures(outcome: Outcome<unknown>): Figure[] {
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// The figures that count: real servers, real HTTP, wrk.
+
+const TARGET = {
+  smallRps: 0.9,
+  smallP50Ms: 0.3,
+  tileRps: 0.95,
+  freshRatio: 1.25,
+  workerdRps: 0.8,
+} as const;
+
+function _httpFigures(outcome: Outcome<HttpBenchResult>): Figure[] {
+  const proxyGroup = "Proxy over HTTP on Deno (wrk)";
+  const freshGroup = "Fresh IdP token over HTTP on Deno (wrk)";
+  if (outcome.status !== "ok") {
+    return [
+      _notMeasured(proxyGroup, "every proxy figure", `≥ ${TARGET.smallRps}× (b)`, outcome.reason),
+      _notMeasured(
+        freshGroup,
+        "every fresh-token figure",
+        `≤ ${TARGET.freshRatio}× raw verify`,
+        outcome.reason,
+      ),
+    ];
+  }
+  const d = outcome.data;
+  const figures: Figure[] = [];
+  const ms = (n: number) => `${_fmt(n, 3)} ms`;
+  if (d.proxy !== undefined) {
+    for (const kind of ["small", "tile"] as const) {
+      const k = d.proxy[kind];
+      const label = kind === "small" ? "small JSON" : "1 MB tile";
+      const m = k.medians;
+      const rpsTarget = kind === "small" ? TARGET.smallRps : TARGET.tileRps;
+      figures.push({
+        group: proxyGroup,
+        name: `${label}: throughput, (c) whole broker vs (b) bare pass-through`,
+        value: `${_fmt(m.broker.rps)} /s`,
+        baseline: `${_fmt(m.bare.rps)} /s (b)`,
+        ratio: `${_fmt(k.brokerOverBareRps, 2)}×`,
+        target: `≥ ${rpsTarget}× (b)`,
+        pass: k.brokerOverBareRps >= rpsTarget,
+      });
+      figures.push({
+        group: proxyGroup,
+        name: `${label}: latency under load (8 connections), (c) vs (b)`,
+        value: `p50 ${ms(m.broker.p50Ms)}, p99 ${ms(m.broker.p99Ms)}`,
+        baseline: `p50 ${ms(m.bare.p50Ms)}, p99 ${ms(m.bare.p99Ms)} (b)`,
+        ratio: `${k.brokerMinusBareP50Ms >= 0 ? "+" : ""}${_fmt(k.brokerMinusBareP50Ms, 3)} ms at p50`,
+        target: kind === "small" ? `≤ +${TARGET.smallP50Ms} ms at p50` : "— (information)",
+        pass: kind === "small" ? k.brokerMinusBareP50Ms <= TARGET.smallP50Ms : null,
+      });
+      figures.push({
+        group: proxyGroup,
+        name: `${label}: CPU time of the proxy's process per request, (c) vs (b)`,
+        value: `${_fmt(m.broker.cpuMsPerRequest * 1000, 0)} µs`,
+        baseline: `${_fmt(m.bare.cpuMsPerRequest * 1000, 0)} µs (b)`,
+        ratio: `${_fmt(k.brokerOverBareCpu, 2)}×`,
+        target: "— (information: steadier than throughput on a busy machine)",
+        pass: null,
+      });
+      figures.push({
+        group: proxyGroup,
+        name: `${label}: throughput, (b) bare pass-through vs (a) direct to the upstream`,
+        value: `${_fmt(m.bare.rps)} /s (b)`,
+        baseline: `${_fmt(m.direct.rps)} /s (a)`,
+        ratio: `${_fmt(k.bareOverDirectRps, 2)}×`,
+        target: "— (information: what any proxy on this runtime costs)",
+        pass: null,
+      });
+    }
+    figures.push({
+      group: proxyGroup,
+      name: "ArcGIS token calls per proxied request once warm (the upstream's count)",
+      value: _fmt(d.proxy.arcgisTokenCallsPerRequest, 4),
+      baseline: "—",
+      ratio: "—",
+      target: "0",
+      pass: d.proxy.arcgisTokenCallsPerRequest === 0,
+    });
+    if (d.proxy.jwksFetches !== undefined) {
+      figures.push({
+        group: proxyGroup,
+        name: "IdP JWKS fetches while the broker served the measured proxy runs (one bearer, reused)",
+        value: `${d.proxy.jwksFetches} fetches`,
+        baseline: `${_fmt(d.proxy.brokerRequests)} broker requests`,
+        ratio: "—",
+        target: "— (information)",
+        pass: null,
+      });
+    }
+  }
+  if (d.stream !== undefined) {
+    const s = d.stream;
+    figures.push({
+      group: proxyGroup,
+      name: `RSS growth of the proxy's process while streaming ${s.broker.streamedMB} MB, (c)`,
+      value: `+${_fmt(s.broker.rssGrowthMB, 1)} MB (from ${_fmt(s.broker.rssStartMB, 0)} MB)`,
+      baseline: `+${_fmt(s.bare.rssGrowthMB, 1)} MB (b)`,
+      ratio: `${_fmt(s.broker.rssGrowthMB / s.broker.streamedMB, 3)} MB per MB streamed`,
+      target: `flat: < ${STREAM_GROWTH_LIMIT_MB} MB growth`,
+      pass: s.broker.rssGrowthMB < STREAM_GROWTH_LIMIT_MB,
+    });
+  }
+  if (d.fresh !== undefined) {
+    for (const [alg, a] of Object.entries(d.fresh.algs)) {
+      const added = a.cpuUs.auth - a.cpuUs.none;
+      const raw = a.cpuUs.raw - a.cpuUs.none;
+      figures.push({
+        group: freshGroup,
+        name:
+          `${alg}: \`authenticate()\` on a never-seen token, CPU per request over the same route without auth`,
+        value: `+${_fmt(added, 1)} µs (${_fmt(a.cpuUs.auth, 1)} − ${_fmt(a.cpuUs.none, 1)})`,
+        baseline: `+${_fmt(raw, 1)} µs raw \`crypto.subtle.verify\` (${_fmt(a.cpuUs.raw, 1)} − ${
+          _fmt(a.cpuUs.none, 1)
+        })`,
+        ratio: `${_fmt(a.ratio, 2)}×`,
+        target: `≤ ${TARGET.freshRatio}× raw verify`,
+        pass: a.ratio <= TARGET.freshRatio,
+      });
+    }
+  }
+  return figures;
+}
+
+function _workerdFigures(outcome: Outcome<WorkerdBenchResult>): Figure[] {
+  const group = "workerd (`wrangler dev`, local) (wrk)";
+  if (outcome.status !== "ok") {
+    return [
+      _notMeasured(group, "every workerd figure", `≥ ${TARGET.workerdRps}× the bare Worker`, outcome.reason),
+    ];
+  }
+  const d = outcome.data;
+  const p = d.proxy;
+  const c = d.credentials;
+  const ms = (n: number) => `${_fmt(n, 3)} ms`;
+  const cpu = (n: number) => `${_fmt(n * 1000, 0)} µs CPU/request`;
+  return [
+    {
+      group,
+      name: "warm proxied request (small JSON): throughput, broker's Worker vs the bare pass-through Worker",
+      value: `${_fmt(p.medians.broker.rps)} /s`,
+      baseline: `${_fmt(p.medians.bare.rps)} /s (bare Worker); direct ${_fmt(p.medians.direct.rps)} /s`,
+      ratio: `${_fmt(p.brokerOverBareRps, 2)}×`,
+      target: `≥ ${TARGET.workerdRps}× (bare Worker)`,
+      pass: p.brokerOverBareRps >= TARGET.workerdRps,
+    },
+    {
+      group,
+      name: "warm proxied request: workerd CPU time per request",
+      value: cpu(p.medians.broker.workerdCpuMsPerRequest),
+      baseline: cpu(p.medians.bare.workerdCpuMsPerRequest) + " (bare Worker)",
+      ratio: `${_fmt(p.brokerOverBareCpu, 2)}×`,
+      target: "— (information: Workers bill CPU time)",
+      pass: null,
+    },
+    {
+      group,
+      name: "warm proxied request: latency under load (8 connections)",
+      value: `p50 ${ms(p.medians.broker.p50Ms)}, p99 ${ms(p.medians.broker.p99Ms)}`,
+      baseline: `p50 ${ms(p.medians.bare.p50Ms)}, p99 ${ms(p.medians.bare.p99Ms)} (bare Worker)`,
+      ratio: `${p.brokerMinusBareP50Ms >= 0 ? "+" : ""}${_fmt(p.brokerMinusBareP50Ms, 3)} ms at p50`,
+      target: "— (information)",
+      pass: null,
+    },
+    {
+      group,
+      name:
+        "warm `/credentials`: throughput, broker's Worker vs the bare Worker answering a small JSON itself",
+      value: `${_fmt(c.medians.credentials.rps)} /s`,
+      baseline: `${_fmt(c.medians.bareJson.rps)} /s (bare Worker)`,
+      ratio: `${_fmt(c.credentialsOverBareRps, 2)}×`,
+      target: "— (information)",
+      pass: null,
+    },
+    {
+      group,
+      name: "warm `/credentials`: workerd CPU time per request",
+      value: cpu(c.medians.credentials.workerdCpuMsPerRequest),
+      baseline: cpu(c.medians.bareJson.workerdCpuMsPerRequest) + " (bare Worker)",
+      ratio: `${_fmt(c.credentialsOverBareCpu, 2)}×`,
+      target: "— (information: Workers bill CPU time)",
+      pass: null,
+    },
+  ];
+}
+
+/** Figures of the in-process benches: kept for information only (they measure without a real HTTP client). */
+function _informationOnly(figures: Figure[], group: string): Figure[] {
+  return figures.map((f) => ({
+    ...f,
+    group,
+    target: f.target.startsWith("—") ? f.target : `— (information; was ${f.target})`,
+    pass: null,
+  }));
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // The Workers bundle.
 
 interface BundleResult {
@@ -596,6 +797,15 @@ function _bundleFigures(outcome: Outcome<BundleResult>): Figure[] {
 
 // ---------------------------------------------------------------------------------------------------------------
 
+async function _commit(): Promise<string> {
+  try {
+    const out = await _command("git", ["log", "-1", "--format=%h %s"]);
+    return out.stdout.trim();
+  } catch {
+    return "unknown";
+  }
+}
+
 function _since(startedMs: number): number {
   return round((performance.now() - startedMs) / 1000, 1);
 }
@@ -637,10 +847,55 @@ function _how(outcome: Outcome<unknown>): string {
 }
 
 interface Runs {
+  http: Outcome<HttpBenchResult>;
+  workerd: Outcome<WorkerdBenchResult>;
   auth: Outcome<unknown>;
   credentials: Outcome<CredentialsBenchResult>;
   proxy: Outcome<unknown>;
   bundle: Outcome<BundleResult>;
+}
+
+function _figures(runs: Runs): Figure[] {
+  return [
+    ..._httpFigures(runs.http),
+    ..._workerdFigures(runs.workerd),
+    ..._credentialsFigures(runs.credentials),
+    ..._bundleFigures(runs.bundle),
+    ..._informationOnly(_authFigures(runs.auth), "In-process, for information: IdP token validation"),
+    ..._informationOnly(_proxyFigures(runs.proxy), "In-process, for information: proxy"),
+  ];
+}
+
+/** An earlier run kept with `--json` (`bench/results/*.json`), shown beside each figure. */
+interface Earlier {
+  label: string;
+  figures: Map<string, Figure>;
+}
+
+async function _earlier(path: string): Promise<Earlier | undefined> {
+  let data: unknown;
+  try {
+    data = JSON.parse(await Deno.readTextFile(path));
+  } catch {
+    return undefined;
+  }
+  const runs = _get(data, "runs") as Partial<Runs> | undefined;
+  if (runs === undefined) return undefined;
+  const missing = { status: "missing", reason: "not in the earlier run" } as const;
+  const full: Runs = {
+    http: runs.http ?? missing,
+    workerd: runs.workerd ?? missing,
+    auth: runs.auth ?? missing,
+    credentials: runs.credentials ?? missing,
+    proxy: runs.proxy ?? missing,
+    bundle: runs.bundle ?? missing,
+  };
+  const commit = String(_get(data, "commit") ?? "?").split(" ")[0];
+  const load = String(_get(data, "machine", "loadAverage") ?? "?").split(" ")[0];
+  return {
+    label: `\`${commit}\` (load ${load})`,
+    figures: new Map(_figures(full).map((f) => [`${f.group}|${f.name}`, f])),
+  };
 }
 
 function _markdown(
@@ -648,13 +903,9 @@ function _markdown(
   loadAfter: string,
   totalSeconds: number,
   runs: Runs,
+  earlier?: Earlier,
 ): string {
-  const figures = [
-    ..._authFigures(runs.auth),
-    ..._credentialsFigures(runs.credentials),
-    ..._proxyFigures(runs.proxy),
-    ..._bundleFigures(runs.bundle),
-  ];
+  const figures = _figures(runs);
   const withTarget = figures.filter((f) => f.pass !== null);
   const passed = withTarget.filter((f) => f.pass === true).length;
   const unmeasured = figures.filter((f) => f.value.startsWith("not measured")).length;
@@ -683,20 +934,67 @@ function _markdown(
   );
   for (const group of [...new Set(figures.map((f) => f.group))]) {
     out.push(`## ${group}`, "");
-    out.push("| figure | measured | baseline (same run) | ratio | target | result |");
-    out.push("|---|---|---|---|---|---|");
+    const before = earlier === undefined ? "" : ` earlier run, ${earlier.label}: ratio (measured) |`;
+    out.push(`| figure | measured | baseline (same run) | ratio | target | result |${before}`);
+    out.push(`|---|---|---|---|---|---|${earlier === undefined ? "" : "---|"}`);
     for (const f of figures.filter((f) => f.group === group)) {
+      const e = earlier?.figures.get(`${f.group}|${f.name}`);
+      const then = earlier === undefined
+        ? ""
+        : ` ${e === undefined ? "—" : _cell(`${e.ratio} (${e.value})`)} |`;
       out.push(
         `| ${_cell(f.name)} | ${_cell(f.value)} | ${_cell(f.baseline)} | ${_cell(f.ratio)} | ${
           _cell(f.target)
         } | ` +
-          `${_verdict(f.pass)} |`,
+          `${_verdict(f.pass)} |${then}`,
       );
     }
     out.push("");
   }
   out.push("## How each figure was measured", "");
-  out.push(`- **IdP token validation** (\`bench/auth_bench.ts\`, ${_how(runs.auth)}).`);
+  const http = runs.http.status === "ok" ? runs.http.data : undefined;
+  const workerd = runs.workerd.status === "ok" ? runs.workerd.data : undefined;
+  out.push(
+    `- **Load generator**: ${
+      http?.loadGenerator ?? workerd?.loadGenerator ?? "wrk (not run)"
+    }; every server a`,
+    "  real process on 127.0.0.1, stopped by PID. Throughput and latency are wrk's; CPU per request is the serving",
+    "  process's user + system time (`/proc/<pid>/stat`) over the run divided by the requests wrk completed.",
+  );
+  out.push(
+    `- **Proxy over HTTP on Deno** (\`bench/http_bench.ts\`, ${_how(runs.http)}). ${http?.setup ?? ""}`,
+    "  (a) direct to a small fake upstream (`bench/http_servers.ts`), (b) a bare pass-through proxy on the same",
+    "  runtime (serve, `fetch`, stream back, nothing else), (c) the whole broker (`createBroker()` routes on Hono,",
+    "  `Deno.serve`): an ES256 IdP bearer verified on every request (the same token, as a client reuses it), the",
+    "  allowlisted federated server's service, the app profile's token from the warm cache. Ratios and p50",
+    "  differences are taken within a round, then the median over the rounds.",
+    `  "Flat" memory: the proxy process grows by less than ${STREAM_GROWTH_LIMIT_MB} MB while the body streams`,
+    "  through (a proxy that buffered it would grow by at least the body).",
+  );
+  out.push(
+    "- **Fresh IdP token over HTTP on Deno** (same run). Three routes of the broker's process, per algorithm:",
+    "  the same Hono route without authentication, a raw `crypto.subtle.verify` of the bearer's signature (key",
+    "  imported once) and `broker.authenticate()`. wrk's Lua script sends each request of an `authenticate()` run a",
+    "  token the broker has never seen (pre-signed by `bench/token_pool.mjs` under Node, a distinct `jti` each; a",
+    `  wrk thread stops when its share of the ${
+      http?.fresh?.tokensPerRun ?? "?"
+    } tokens of the run is used up), so`,
+    "  the memo never answers. Measured over HTTP, as CPU time of the broker's process per request:",
+    "  (`authenticate()` − no auth) ÷ (raw verify − no auth), median over the rounds. wrk's wall-clock rate is not",
+    "  used here: a run ends when its tokens are used up, before `-d` does.",
+  );
+  out.push(
+    `- **workerd** (\`bench/workerd_bench.ts\`, ${_how(runs.workerd)}). ${workerd?.setup ?? ""}`,
+    `  ${
+      workerd?.runtime ?? "wrangler dev"
+    }: the bare Worker is \`bench/workers/bare_worker.ts\`; the broker's`,
+    "  Worker is the repository's `wrangler.toml` entry with a `BROKER_CONFIG` for the bench's upstream and IdP.",
+    "  `wrangler dev` runs workerd with its dev tooling (an entry worker, the inspector): absolute figures are",
+    "  far from production Workers; the ratio to the bare Worker under the same tooling is the figure to read.",
+  );
+  out.push(
+    `- **In-process, for information: IdP token validation** (\`bench/auth_bench.ts\`, ${_how(runs.auth)}).`,
+  );
   out.push(
     '  Per algorithm, on one token: rates of sequential calls. "Repeated token" is `authenticate()` of',
     '  `createBroker()` in a Hono app with the verified-token memo on; "fresh token" is the same with the memo',
@@ -713,7 +1011,7 @@ function _markdown(
     '  IdP token, token calls counted in the fake\'s request log; "exactly one per token" counts each distinct',
     "  token (the portal token and the federated server's token are two tokens, each fetched once).",
   );
-  out.push(`- **Proxy** (\`bench/proxy_bench.ts\`, ${_how(runs.proxy)}).`);
+  out.push(`- **In-process, for information: proxy** (\`bench/proxy_bench.ts\`, ${_how(runs.proxy)}).`);
   const proxyData = runs.proxy.status === "ok" ? runs.proxy.data : undefined;
   const brokerIs = _get(proxyData, "brokerIs");
   const oursIs = _get(proxyData, "oursIs");
@@ -773,7 +1071,27 @@ async function _main(): Promise<void> {
     console.error(`bench: ${name}: ${_how(outcome)}`);
     return outcome;
   };
-  const auth = await step("auth", () => _runExternal("bench/auth_bench.ts", "runAuthBench"));
+  const http = await step("http", async (): Promise<Outcome<HttpBenchResult>> => {
+    const t0 = performance.now();
+    try {
+      return { status: "ok", data: await runHttpBench(), how: "runHttpBench()", seconds: _since(t0) };
+    } catch (error) {
+      return { status: "failed", reason: String(error instanceof Error ? error.message : error) };
+    }
+  });
+  const workerd = await step("workerd", async (): Promise<Outcome<WorkerdBenchResult>> => {
+    const t0 = performance.now();
+    try {
+      return { status: "ok", data: await runWorkerdBench(), how: "runWorkerdBench()", seconds: _since(t0) };
+    } catch (error) {
+      return { status: "failed", reason: String(error instanceof Error ? error.message : error) };
+    }
+  });
+  const auth = await step(
+    "auth",
+    () => _runExternal("bench/auth_bench.ts", "runAuthBench", () => ["--duration-ms=600", "--rounds=3"]),
+  );
+
   const credentials = await step("credentials", async (): Promise<Outcome<CredentialsBenchResult>> => {
     const t0 = performance.now();
     try {
@@ -787,18 +1105,30 @@ async function _main(): Promise<void> {
       return { status: "failed", reason: String(error instanceof Error ? error.message : error) };
     }
   });
-  const proxy = await step("proxy", () => _runExternal("bench/proxy_bench.ts", "runProxyBench"));
+  const proxy = await step(
+    "proxy",
+    () =>
+      _runExternal(
+        "bench/proxy_bench.ts",
+        "runProxyBench",
+        () => ["--rounds=1", "--small=1000", "--tiles=60", "--stream-mb=100"],
+      ),
+  );
   const bundle = await step("bundle", _runBundle);
 
   const loadAfter = (await Deno.readTextFile("/proc/loadavg").catch(() => "")).split(" ").slice(0, 3).join(
     " ",
   );
-  const markdown = _markdown(machine, loadAfter || "unknown", _since(started), {
-    auth,
-    credentials,
-    proxy,
-    bundle,
-  });
+  const runs: Runs = { http, workerd, auth, credentials, proxy, bundle };
+  const jsonOut = _arg("json");
+  if (jsonOut !== undefined) {
+    await Deno.writeTextFile(
+      jsonOut,
+      JSON.stringify({ machine, loadAfter, commit: await _commit(), runs }, null, 2) + "\n",
+    );
+  }
+  const earlier = await _earlier(_arg("compare") ?? _path("bench/results/before-reshape.json"));
+  const markdown = _markdown(machine, loadAfter || "unknown", _since(started), runs, earlier);
   await Deno.writeTextFile(outFile, `${markdown}\n`);
   // The repository's `deno fmt --check` covers Markdown too: write the file the way the formatter wants it.
   await _command(Deno.execPath(), ["fmt", "--quiet", outFile]).catch(() => undefined);

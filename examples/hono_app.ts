@@ -19,6 +19,9 @@ export function createApp(broker: Broker): Hono<BrokerEnv> {
   // The broker: /arcgis/credentials, /arcgis/token, /arcgis/link…, /arcgis/proxy, /arcgis/health.
   app.route("/arcgis", broker.routes());
 
+  // RFC 8414 metadata of the token endpoint; the well-known segment comes before the mount path, so at the root.
+  app.route("/", broker.wellKnown());
+
   // One of the app's own routes, open only to callers with a valid IdP access token.
   app.get("/api/me", broker.authenticate(), (c) => {
     const { issuer, subject } = c.var.identity;

@@ -1,7 +1,8 @@
 /**
  * Builds the example pages under `examples/browser/` with esbuild (bundle, code splitting, ESM, minified, ES2022)
  * into `examples/browser/dist/` (gitignored). The build is cached by a hash of its inputs (the page sources, the
- * browser helper in `src/client/`, the versions of `@arcgis/core` and esbuild, and the build options), so tests
+ * browser helper in `src/client/`, the versions of `@arcgis/core`, Leaflet, esri-leaflet, OpenLayers,
+ * topojson-client and esbuild, and the build options), so tests
  * and the demo only pay for it once.
  *
  * Usage: `deno run -A scripts/build_browser.ts [--force]`, or `buildBrowser()` from code.
@@ -19,7 +20,7 @@ const DIST = new URL("examples/browser/dist/", ROOT);
 /** Name of the file in `dist/` holding the hash of the inputs that produced it. */
 const STAMP = ".build-hash";
 /** Entry points, relative to `examples/browser/`. */
-const ENTRIES = ["app.ts", "proxy_app.ts"] as const;
+const ENTRIES = ["app.ts", "proxy_app.ts", "leaflet_app.ts", "openlayers_app.ts"] as const;
 /** Directories whose `.ts` files are inputs of the bundle. */
 const SOURCE_DIRS = [PAGES, new URL("src/client/", ROOT)];
 
@@ -89,6 +90,11 @@ export async function inputHash(): Promise<string> {
     JSON.stringify(ENTRIES),
     `@arcgis/core@${await _versionOf("@arcgis/core")}`,
     `esbuild@${await _versionOf("esbuild")}`,
+    ...await Promise.all(
+      ["leaflet", "esri-leaflet", "ol", "topojson-client"].map(async (pkg) =>
+        `${pkg}@${await _versionOf(pkg)}`
+      ),
+    ),
   ];
   for (const file of files) {
     parts.push(file.href.slice(ROOT.href.length), await Deno.readTextFile(file));
@@ -127,10 +133,16 @@ export async function buildBrowser(options: BuildBrowserOptions = {}): Promise<B
       absWorkingDir: decodeURIComponent(ROOT.pathname),
     });
     await Deno.writeTextFile(`${tmp}/${STAMP}`, `${hash}\n`);
-    await Deno.remove(outdir, { recursive: true }).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
-    await Deno.rename(tmp, outdir);
+    // Another process (browser test files run in parallel) may have swapped in the same bundle meanwhile; then
+    // keep it rather than pull it from under the pages it is serving.
+    if (await _readStamp() !== hash) {
+      await Deno.remove(outdir, { recursive: true }).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+      await Deno.rename(tmp, outdir).catch(async (error) => {
+        if (await _readStamp() !== hash) throw error;
+      });
+    }
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     await esbuild.stop();

@@ -58,6 +58,11 @@ export interface BrokerErrorOptions {
   /** Extra, non-secret fields for the client body (e.g. `{ link: "/arcgis/link" }` for `link_required`). */
   details?: Record<string, string>;
   /**
+   * A client-facing `error_description` replacing the generic one, e.g. naming the request parameter at fault
+   * (RFC 6749 §5.2). Never a value from the request, a token or a secret.
+   */
+  description?: string;
+  /**
    * The stable, secret-free refusal reason code (`aud_mismatch`, `expired`, `no_rule`, …; see
    * `src/idp/refusal_reason.ts`). Always logged; in `error_description` only with `errors.exposeReasons`.
    */
@@ -72,6 +77,8 @@ export class BrokerError extends Error {
   readonly retryAfterSeconds?: number;
   /** Extra non-secret fields for the client body. */
   readonly details?: Record<string, string>;
+  /** A client-facing description replacing the generic one (names a parameter; never echoes a value). */
+  readonly description?: string;
   /** The stable, secret-free refusal reason code, when the error is a refusal. */
   readonly reason?: string;
 
@@ -88,6 +95,7 @@ export class BrokerError extends Error {
     this.code = code;
     if (options.retryAfterSeconds !== undefined) this.retryAfterSeconds = options.retryAfterSeconds;
     if (options.details !== undefined) this.details = options.details;
+    if (options.description !== undefined) this.description = options.description;
     if (options.reason !== undefined) this.reason = options.reason;
   }
 }

@@ -127,10 +127,15 @@ export interface TokenService {
    */
   credentials(identity: Identity, profiles: readonly string[]): Promise<CredentialsResponse>;
   /**
-   * One token for the browser, for the RFC 8693 `/token` route: for the portal, or for `resource` (a configured
-   * server URL; `ERR_INVALID_TARGET` otherwise).
+   * One token for the browser, for the RFC 8693 `/token` route: for the portal, or for the one target that every
+   * value of `targets` (the request's `resource` and `audience` values) names: the portal (from its own path
+   * down) or a configured server. Anything else is `ERR_INVALID_TARGET`, checked before any token is fetched.
    */
-  browserToken(identity: Identity, profiles: readonly string[], resource?: string): Promise<ArcGISCredential>;
+  browserToken(
+    identity: Identity,
+    profiles: readonly string[],
+    targets?: readonly string[],
+  ): Promise<ArcGISCredential>;
   /** A token for a proxied request to `url` with `profile` (server-side only: may be any mode). */
   tokenForUrl(
     identity: Identity,

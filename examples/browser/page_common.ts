@@ -9,6 +9,7 @@
 import esriConfig from "@arcgis/core/config.js";
 import IdentityManager from "@arcgis/core/identity/IdentityManager.js";
 import type FeatureLayer from "@arcgis/core/layers/FeatureLayer.js";
+import type Point from "@arcgis/core/geometry/Point.js";
 import { createOidcClient, type OidcClient } from "./oidc_client.ts";
 
 /** The page's runtime config, served by the host at `./config.json` (never baked into the bundle). */
@@ -37,12 +38,18 @@ export interface PageConfig {
   center: [number, number];
   /** Map zoom level. */
   zoom: number;
+  /** The IdP's end-session endpoint (RP-initiated logout). */
+  endSessionEndpoint: string;
+  /** The offline basemap: Natural Earth land as TopoJSON (`world-atlas`). */
+  basemapUrl: string;
+  /** A secured tiled MapServer (`…/MapServer`), for the Leaflet and OpenLayers pages. */
+  tileServiceUrl?: string;
 }
 
 /** What the browser tests read from `window.__test`. */
 export interface TestHooks {
   /** Which page this is. */
-  page: "register" | "proxy";
+  page: "register" | "proxy" | "leaflet" | "openlayers";
   /** A short status line, also shown on the page. */
   status: string;
   /** True once the map has drawn the layer and the first query finished. */
@@ -61,6 +68,20 @@ export interface TestHooks {
   errors: string[];
   /** Milestones of this page load, in ms since navigation start (`performance.now()`). */
   timings: Record<string, number>;
+  /** The page-load steps as shown (`signin`, `link`, `layer`): `"<state>: <detail>"`. */
+  steps: Record<string, string>;
+  /** What the browser holds and when it is renewed, as shown. */
+  lifetime: { label: string; expires: number; renewAt: number; renewal: string } | null;
+  /** The IdP user as shown. */
+  idpUser: string | null;
+  /** The ArcGIS user as shown. */
+  arcgisUser: string | null;
+  /** Land polygons of the offline basemap drawn. */
+  basemapFeatures: number;
+  /** Map tiles of the secured tiled layer that loaded (Leaflet and OpenLayers pages). */
+  tilesLoaded: number;
+  /** Whether a feature popup is open. */
+  popupOpen: boolean;
   /** Credentials IdentityManager holds now (the proxy page must hold none). */
   registeredCredentials(): number;
   /** Runs one more query round and resolves to the number of features. */
@@ -82,6 +103,13 @@ export function testHooks(page: TestHooks["page"]): TestHooks {
     credentialsCreated: 0,
     errors: [],
     timings: {},
+    steps: {},
+    lifetime: null,
+    idpUser: null,
+    arcgisUser: null,
+    basemapFeatures: 0,
+    tilesLoaded: 0,
+    popupOpen: false,
     registeredCredentials: () =>
       (IdentityManager.toJSON() as { credentials?: unknown[] }).credentials?.length ?? 0,
     query: () => Promise.reject(new Error("Not ready")),
@@ -157,19 +185,100 @@ export async function signIn(config: PageConfig, hooks: TestHooks): Promise<Oidc
   return oidc;
 }
 
+/** Scale of web-map zoom level 0 (256-pixel tiles at 96 dpi). */
+const WEB_MERCATOR_ZOOM_0_SCALE = 591_657_527.591555;
+
 /**
- * Shows `layer` on a map with no basemap, waits until it is drawn, queries every feature, and exposes
- * `hooks.query()` for later rounds.
+ * Resolves to true once an element matching `selector` has a size on screen and contains `text` (bounded by
+ * `timeoutMs`): the SDK's popup opens before its calcite components have drawn anything.
+ */
+async function _rendered(selector: string, text: string, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const element = document.querySelector(selector);
+    if (element instanceof HTMLElement && element.offsetHeight > 0 && element.textContent?.includes(text)) {
+      return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
+/** The popup of a trailhead, the same in every client. */
+export function popupHtml(attributes: Record<string, unknown>): string {
+  const esc = (value: unknown): string =>
+    String(value ?? "").replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return `<div class="popup"><strong>${esc(attributes.NAME)}</strong>` +
+    `<dl><dt>Elevation</dt><dd>${esc(attributes.ELEVATION_M)} m</dd>` +
+    `<dt>Parking</dt><dd>${esc(attributes.PARKING)}</dd>` +
+    `<dt>OBJECTID</dt><dd>${esc(attributes.OBJECTID)}</dd></dl></div>`;
+}
+
+/**
+ * Shows `layer` over the offline basemap, waits until it is drawn, queries every feature, opens the popup of the
+ * first one, and exposes `hooks.query()` for later rounds.
  */
 export async function showLayer(config: PageConfig, layer: FeatureLayer, hooks: TestHooks): Promise<void> {
-  const [{ default: EsriMap }, { default: MapView }, reactiveUtils] = await Promise.all([
+  const [
+    { default: EsriMap },
+    { default: MapView },
+    reactiveUtils,
+    { default: GraphicsLayer },
+    { default: Graphic },
+    { default: ColorBackground },
+    { loadLand, BASEMAP_STYLE },
+  ] = await Promise.all([
     import("@arcgis/core/Map.js"),
     import("@arcgis/core/views/MapView.js"),
     import("@arcgis/core/core/reactiveUtils.js"),
+    import("@arcgis/core/layers/GraphicsLayer.js"),
+    import("@arcgis/core/Graphic.js"),
+    import("@arcgis/core/webmap/background/ColorBackground.js"),
+    import("./basemap.ts"),
   ]);
   mark(hooks, "sdkLoaded");
-  const map = new EsriMap({ layers: [layer] });
-  const view = new MapView({ container: "map", map, center: config.center, zoom: config.zoom });
+  const land = await loadLand(config.basemapUrl, config.center);
+  hooks.basemapFeatures = land.features.length;
+  // A few clipped polygons: graphics on the main thread cost less than a layer that parses in a worker.
+  const landSymbol = {
+    type: "simple-fill" as const,
+    color: BASEMAP_STYLE.land,
+    outline: { color: BASEMAP_STYLE.coast, width: 0.75 },
+  };
+  const basemap = new GraphicsLayer({
+    title: "Natural Earth land (offline)",
+    graphics: land.features.map((f) =>
+      new Graphic({
+        geometry: { type: "polygon", rings: f.geometry.coordinates, spatialReference: { wkid: 4326 } },
+        symbol: landSymbol,
+      })
+    ),
+  });
+  layer.popupTemplate = {
+    title: "{NAME}",
+    content: [{
+      type: "fields",
+      fieldInfos: [
+        { fieldName: "ELEVATION_M", label: "Elevation (m)" },
+        { fieldName: "PARKING", label: "Parking" },
+        { fieldName: "OBJECTID", label: "OBJECTID" },
+      ],
+    }],
+  } as unknown as FeatureLayer["popupTemplate"];
+  layer.renderer = {
+    type: "simple",
+    symbol: { type: "simple-marker", color: "#d9480f", size: 9, outline: { color: "#ffffff", width: 1.5 } },
+  } as unknown as FeatureLayer["renderer"];
+  const map = new EsriMap({ layers: [basemap, layer] });
+  const view = new MapView({
+    container: "map",
+    map,
+    center: config.center,
+    // No tiled basemap, so no zoom levels: the scale of web-map zoom level `config.zoom`.
+    scale: WEB_MERCATOR_ZOOM_0_SCALE / 2 ** config.zoom,
+    spatialReference: { wkid: 3857 },
+    background: new ColorBackground({ color: BASEMAP_STYLE.water }),
+  });
   await view.when();
   mark(hooks, "viewReady");
   const layerView = await view.whenLayerView(layer);
@@ -188,6 +297,14 @@ export async function showLayer(config: PageConfig, layer: FeatureLayer, hooks: 
   };
   const n = await hooks.query();
   mark(hooks, "queried");
+  const first = await layer.queryFeatures({ objectIds: [8], outFields: ["*"], returnGeometry: true });
+  const graphic = first.features[0];
+  if (graphic?.geometry) {
+    await view.openPopup({ features: [graphic], location: graphic.geometry as Point });
+    await reactiveUtils.whenOnce(() => view.popup?.visible === true).catch(() => {});
+    hooks.popupOpen = view.popup?.visible === true &&
+      await _rendered(".esri-popup__main-container", "Elevation", 15_000);
+  }
   hooks.ready = true;
-  setStatus(hooks, `Showing ${n} features of "${layer.title}"`);
+  setStatus(hooks, `Showing ${n} features of "${layer.title}" over an offline Natural Earth basemap`);
 }

@@ -12,6 +12,8 @@ import * as urlUtils from "@arcgis/core/core/urlUtils.js";
 import FeatureLayer from "@arcgis/core/layers/FeatureLayer.js";
 import type { RequestInterceptor } from "@arcgis/core/request/types.js";
 import { addProxyRules, proxyInterceptor, type ProxyInterceptorOptions } from "arcgis-token-broker/client";
+import { ensureLinked, fetchArcGISUser } from "./broker_flows.ts";
+import { setStep, showArcGISUser, showIdpUser, showLifetime, wireButtons } from "./demo_panel.ts";
 import {
   configureSdk,
   loadPageConfig,
@@ -19,7 +21,6 @@ import {
   setStatus,
   showLayer,
   signIn,
-  type TestHooks,
   testHooks,
 } from "./page_common.ts";
 
@@ -33,85 +34,48 @@ async function main(): Promise<void> {
   try {
     const config = await loadPageConfig();
     configureSdk(config, hooks);
+    setStep(hooks, "signin", "active", "Signing in at the identity provider…");
     const oidc = await signIn(config, hooks);
+    setStep(hooks, "signin", "done", "Signed in at the identity provider");
+    showIdpUser(oidc, hooks);
     const getIdpToken = async (): Promise<string> => {
       const token = await oidc.getAccessToken();
       if (token === null) return await oidc.signIn();
       return token;
     };
+    wireButtons(hooks, { oidc, config, getIdpToken, endBrokerState: () => Promise.resolve() });
     const brokerUrl = config.brokerUrl.replace(/\/$/, "");
     const options: ProxyInterceptorOptions = {
       brokerProxyUrl: `${brokerUrl}/proxy`,
       urlPrefixes: [serviceUrlOf(config.layerUrl)],
       getIdpToken,
     };
-    if (!await ensureLinked(brokerUrl, options, config.layerUrl, hooks)) return;
+    const probeUrl = `${options.brokerProxyUrl}?${config.layerUrl}?f=json`;
+    if (!await ensureLinked({ brokerUrl, getIdpToken, probeUrl, hooks })) return;
+    const arcgis = await fetchArcGISUser(getIdpToken);
+    if (arcgis !== undefined) {
+      showArcGISUser(arcgis.userId, hooks);
+      const tokens = oidc.tokens();
+      showLifetime(hooks, {
+        label: `IdP token only; the ArcGIS token stays at the broker (until ${
+          new Date(arcgis.expires).toLocaleTimeString()
+        })`,
+        expires: tokens?.expiresAt ?? arcgis.expires,
+        renewAt: (tokens?.expiresAt ?? arcgis.expires) - 30_000,
+        renewal: "IdP token refresh",
+      });
+    }
     addProxyRules(urlUtils, options);
     // The helper's interceptor is typed structurally (it does not import @arcgis/core), hence the cast.
     esriConfig.request.interceptors?.push(proxyInterceptor(options) as unknown as RequestInterceptor);
+    setStep(hooks, "layer", "active", "Loading the secured layer through the broker's proxy…");
     setStatus(hooks, "Loading the layer through the broker's proxy…");
     const layer = new FeatureLayer({ url: config.layerUrl, outFields: ["*"] });
     await showLayer(config, layer, hooks);
+    setStep(hooks, "layer", "done", `${hooks.featureCount} features through the proxy, no ArcGIS token here`);
   } catch (error) {
     reportError(hooks, error);
   }
-}
-
-async function _brokerCall(
-  url: string,
-  getIdpToken: () => Promise<string>,
-  body: unknown,
-): Promise<{ status: number; json: Record<string, unknown> }> {
-  const response = await fetch(url, {
-    method: "POST",
-    headers: { authorization: `Bearer ${await getIdpToken()}`, "content-type": "application/json" },
-    body: JSON.stringify(body),
-    cache: "no-store",
-    credentials: "omit",
-  });
-  const json = await response.json().catch(() => ({})) as Record<string, unknown>;
-  return { status: response.status, json };
-}
-
-/**
- * Makes sure the user's ArcGIS account is linked, without any ArcGIS token reaching the page: completes a link
- * on return (`?linkId=`), then asks for the layer's metadata through the proxy; a `link_required` answer starts
- * the one-time link (`POST {broker}/link`, then a full-page redirect to ArcGIS). Resolves to false when the page
- * is navigating away.
- */
-async function ensureLinked(
-  brokerUrl: string,
-  options: ProxyInterceptorOptions,
-  layerUrl: string,
-  hooks: TestHooks,
-): Promise<boolean> {
-  const here = new URL(location.href);
-  const linkId = here.searchParams.get("linkId");
-  if (linkId !== null) {
-    here.searchParams.delete("linkId");
-    history.replaceState(history.state, "", here.href);
-    setStatus(hooks, "Completing the ArcGIS link…");
-    const done = await _brokerCall(`${brokerUrl}/link/complete`, options.getIdpToken, { linkId });
-    if (done.status !== 200) throw new Error(`Cannot complete the ArcGIS link: ${String(done.json.error)}`);
-  }
-  const probe = await fetch(`${options.brokerProxyUrl}?${layerUrl}?f=json`, {
-    headers: { authorization: `Bearer ${await options.getIdpToken()}` },
-    cache: "no-store",
-    credentials: "omit",
-  });
-  const body = await probe.json().catch(() => ({})) as Record<string, unknown>;
-  if (probe.status === 200) return true;
-  if (probe.status !== 403 || body.error !== "link_required") {
-    throw new Error(`The broker's proxy answered ${probe.status} ${String(body.error ?? "")}`);
-  }
-  if (linkId !== null) throw new Error("The ArcGIS link could not be completed");
-  setStatus(hooks, "Linking your ArcGIS account (one time)…");
-  const started = await _brokerCall(`${brokerUrl}/link`, options.getIdpToken, { returnTo: here.href });
-  if (started.status !== 200 || typeof started.json.authorizeUrl !== "string") {
-    throw new Error(`Cannot start the ArcGIS link: ${String(started.json.error)}`);
-  }
-  location.assign(started.json.authorizeUrl);
-  return false;
 }
 
 void main();

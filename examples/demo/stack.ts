@@ -91,6 +91,12 @@ export interface DemoStack {
   pageUrl: string;
   /** The proxy page. */
   proxyPageUrl: string;
+  /** The Leaflet + esri-leaflet page (session cookie). */
+  leafletPageUrl: string;
+  /** The OpenLayers page (session cookie). */
+  openlayersPageUrl: string;
+  /** The secured tiled MapServer (`…/MapServer`), on the on-premises flavour only. */
+  tileServiceUrl?: string;
   /** The web app's origin. */
   origin: string;
   /** The broker's mount URL. */
@@ -117,6 +123,15 @@ const EXAMPLES_DIR = decodeURIComponent(new URL("../browser/", import.meta.url).
 const ASSETS_DIR = decodeURIComponent(
   new URL("../../node_modules/@arcgis/core/assets/", import.meta.url).pathname,
 );
+const NODE_MODULES = decodeURIComponent(new URL("../../node_modules/", import.meta.url).pathname);
+/** Pages of the demo, one per way in, by path. */
+const PAGES: Readonly<Record<string, string>> = {
+  "/": "index.html",
+  "/index.html": "index.html",
+  "/proxy.html": "proxy.html",
+  "/leaflet.html": "leaflet.html",
+  "/openlayers.html": "openlayers.html",
+};
 
 function _sealingKeyring(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(32));
@@ -149,12 +164,18 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     const origin = `http://127.0.0.1:${web.addr.port}`;
     const pageUrl = `${origin}/`;
     const proxyPageUrl = `${origin}/proxy.html`;
+    const leafletPageUrl = `${origin}/leaflet.html`;
+    const openlayersPageUrl = `${origin}/openlayers.html`;
+    const pageUrls = [pageUrl, proxyPageUrl, leafletPageUrl, openlayersPageUrl];
     const callbackUrl = `${origin}${DEMO_MOUNT_PATH}/link/callback`;
 
     // 2. The organization's IdP, with the pages registered as redirect URIs of its SPA client.
     const idp = await startOidcIdp({
       users: [DEMO_IDP_USER],
-      spaRedirectUris: [pageUrl, proxyPageUrl],
+      spaRedirectUris: pageUrls,
+      // Signing out at the IdP tells the broker over the back channel (ends sessions, purges ArcGIS tokens).
+      spaBackchannelLogoutUri: `${origin}${DEMO_MOUNT_PATH}/backchannel-logout`,
+      spaPostLogoutRedirectUris: pageUrls,
       accessTokenTtlSeconds: options.idpTokenTtlSeconds ?? 3600,
       idTokenTtlSeconds: options.idpTokenTtlSeconds ?? 3600,
     });
@@ -182,12 +203,18 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
         redirectUris: [callbackUrl],
       }],
       apiKeys: [],
-      services: [{
-        name: "Trailheads",
-        type: "FeatureServer",
-        access: "org",
-        root: online ? `/${DEFAULT_ORG_ID}/arcgis` : "/server",
-      }],
+      services: [
+        {
+          name: "Trailheads",
+          type: "FeatureServer",
+          access: "org",
+          root: online ? `/${DEFAULT_ORG_ID}/arcgis` : "/server",
+        },
+        // A secured tiled map service for Leaflet and OpenLayers (on the federated server).
+        ...(online
+          ? []
+          : [{ name: "Trails", type: "MapServer" as const, access: "org" as const, root: "/server" }]),
+      ],
       limits: { userAccessTokenMinutes: options.arcgisTokenMinutes ?? 30 },
     });
     const served: ServedFakeArcGIS = serveFakeArcGIS({
@@ -201,6 +228,7 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     if (site === undefined) throw new Error("The fake ArcGIS has no hosted root");
     const restServices = site.restServices;
     const layerUrl = `${restServices}/Trailheads/FeatureServer/0`;
+    const tileServiceUrl = online ? undefined : `${restServices}/Trails/MapServer`;
 
     // 4. The broker, configured as a real deployment would be, pointed at the stand-ins.
     let config: BrokerConfigInput = {
@@ -230,8 +258,8 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
         },
       },
       rules: [{ issuer: idp.issuer, profile: "me" }],
-      proxy: { allow: [{ url: `${restServices}/`, methods: ["GET", "POST"] }] },
-      link: { returnUrls: [pageUrl] },
+      proxy: { allow: [{ url: `${restServices}/`, methods: ["GET", "HEAD", "POST"] }] },
+      link: { returnUrls: pageUrls },
       cors: { origins: [origin] },
       sealing: { keysEnv: SEALING_ENV },
       mountPath: DEMO_MOUNT_PATH,
@@ -264,13 +292,49 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
       fontsUrl: `${origin}/fonts`,
       center: [-122.545, 37.885],
       zoom: 11,
+      endSessionEndpoint: `${idp.issuer}/session/end`,
+      basemapUrl: `${origin}/basemap/land-10m.json`,
+      ...(tileServiceUrl === undefined ? {} : { tileServiceUrl }),
     };
     const app = new Hono();
     app.route(DEMO_MOUNT_PATH, broker.routes());
     app.get("/config.json", (c) => c.json(pageConfig, 200, { "cache-control": "no-store" }));
-    app.get("/", (c) => serveStaticFile(EXAMPLES_DIR, "index.html", c.req.raw));
-    app.get("/index.html", (c) => serveStaticFile(EXAMPLES_DIR, "index.html", c.req.raw));
-    app.get("/proxy.html", (c) => serveStaticFile(EXAMPLES_DIR, "proxy.html", c.req.raw));
+    for (const [path, file] of Object.entries(PAGES)) {
+      app.get(path, (c) => serveStaticFile(EXAMPLES_DIR, file, c.req.raw));
+    }
+    // The ArcGIS user behind the proxy, asked of the broker on the server: the page never sees an ArcGIS token.
+    app.get("/demo/arcgis-user", broker.authenticate(), async (c) => {
+      const identity = c.get("identity");
+      try {
+        const { userId, expires } = await broker.tokens.credentials(
+          identity,
+          broker.policy.profilesFor(identity),
+        );
+        return c.json({ userId, expires }, 200, { "cache-control": "no-store" });
+      } catch {
+        return c.json({ error: "unavailable" }, 404);
+      }
+    });
+    app.get(
+      "/basemap/*",
+      (c) =>
+        serveStaticFile(`${NODE_MODULES}world-atlas`, c.req.path.slice("/basemap/".length), c.req.raw, {
+          cacheControl: "public, max-age=86400",
+        }),
+    );
+    app.get(
+      "/vendor/leaflet/*",
+      (c) =>
+        serveStaticFile(
+          `${NODE_MODULES}leaflet/dist`,
+          c.req.path.slice("/vendor/leaflet/".length),
+          c.req.raw,
+        ),
+    );
+    app.get(
+      "/vendor/ol/*",
+      (c) => serveStaticFile(`${NODE_MODULES}ol`, c.req.path.slice("/vendor/ol/".length), c.req.raw),
+    );
     app.get("/page.css", (c) => serveStaticFile(EXAMPLES_DIR, "page.css", c.req.raw));
     app.get("/favicon.ico", () => new Response(null, { status: 204 }));
     app.get("/dist/*", (c) =>
@@ -288,6 +352,9 @@ export async function startDemoStack(options: DemoStackOptions = {}): Promise<De
     return {
       pageUrl,
       proxyPageUrl,
+      leafletPageUrl,
+      openlayersPageUrl,
+      ...(tileServiceUrl === undefined ? {} : { tileServiceUrl }),
       origin,
       brokerUrl: pageConfig.brokerUrl,
       layerUrl,

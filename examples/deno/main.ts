@@ -4,8 +4,9 @@
  *     BROKER_CONFIG="$(cat broker.config.json)" BROKER_SEALING_KEYS=k1:... \
  *       npx deno run -A --unstable-kv examples/deno/main.ts
  *
- * - Fails closed: without a valid `BROKER_CONFIG` (or a secret it names) it prints what is missing (names only,
- *   never values) and exits with status 1 before opening anything.
+ * - Fails closed: without a valid `BROKER_CONFIG` (or with a secret it names missing or malformed) it prints each
+ *   field with what is wrong and its fix (names only, never values, no stack trace) and exits with status 1
+ *   before opening anything.
  * - Deno KV is opened inside `serveBroker()`, not at import time. `DENO_KV_PATH` picks a local database file
  *   (plain Deno); on Deno Deploy leave it unset.
  * - Store: isolate memory over Deno KV; Deno KV's `atomic().check()` gives single-use link `state` and
@@ -14,7 +15,7 @@
  *
  * @module
  */
-import { ConfigError } from "arcgis-token-broker";
+import { ConfigError, formatConfigError } from "arcgis-token-broker";
 import { serveBroker, type ServedBroker } from "arcgis-token-broker/deno";
 
 /** Command-line entry: serve until killed; exit 1 on a configuration problem. */
@@ -24,7 +25,10 @@ export async function main(): Promise<void> {
     server = await serveBroker(Deno.env.toObject());
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    console.error(`arcgis-token-broker: refusing to start. ${error.message}`);
+    // Each field with what is wrong and its fix; no stack trace, since the code is not at fault.
+    console.error(
+      `arcgis-token-broker: refusing to start: the config cannot work\n${formatConfigError(error)}`,
+    );
     Deno.exit(1);
   }
   console.log(`arcgis-token-broker listening on ${server.url}`);

@@ -87,6 +87,15 @@ interface _Fetch {
   minRemainingMs?: number;
 }
 
+/** True when `url` is the portal (`urls.portal`) or below it, segment-wise and case-insensitively. */
+function _underPortal(urls: ArcGISUrls, url: URL): boolean {
+  const portal = new URL(urls.portal);
+  const root = portal.pathname.replace(/\/+$/, "").toLowerCase();
+  const path = url.pathname.toLowerCase();
+  return url.host.toLowerCase() === portal.host.toLowerCase() &&
+    (root === "" || path === root || path.startsWith(`${root}/`));
+}
+
 class ArcGISTokens implements ArcGISTokenService {
   readonly #config: BrokerConfig;
   readonly #deps: Deps;
@@ -303,28 +312,48 @@ class ArcGISTokens implements ArcGISTokenService {
   async browserToken(
     identity: Identity,
     profiles: readonly string[],
-    resource?: string,
+    targets: readonly string[] = [],
   ): Promise<ArcGISCredential> {
+    const server = this.#tokenTarget(targets);
     const name = this.#choice.forBrowser(profiles);
     const call = this.#call();
-    if (resource === undefined) {
-      return this.#credential(
-        this.#urls.sharingRest,
-        await this.#portalToken(identity, name, "browser", call),
-      );
-    }
-    if (typeof resource !== "string" || !URL.canParse(resource)) {
-      throw new BrokerError("ERR_INVALID_TARGET", "The resource is not an ArcGIS server of this broker");
-    }
-    const target = classifyTarget(this.#urls, new URL(resource), this.#targetOptions());
-    if (target === undefined) {
-      throw new BrokerError("ERR_INVALID_TARGET", "The resource is not an ArcGIS server of this broker");
-    }
-    if (target.kind === "server") {
-      const token = await this.#serverToken(identity, name, "browser", target.server, call);
-      return this.#credential(target.server.restServices, token);
+    if (server !== undefined) {
+      const token = await this.#serverToken(identity, name, "browser", server, call);
+      return this.#credential(server.restServices, token);
     }
     return this.#credential(this.#urls.sharingRest, await this.#portalToken(identity, name, "browser", call));
+  }
+
+  /**
+   * The one ArcGIS target that every value of `targets` (`resource` and `audience` of RFC 8693) names: a
+   * configured server, or (undefined) the portal, from its own path down. Anything else, a fragment, or two
+   * values naming different targets is `ERR_INVALID_TARGET`.
+   */
+  #tokenTarget(targets: readonly string[]): ServerRoot | undefined {
+    const invalid = () =>
+      new BrokerError(
+        "ERR_INVALID_TARGET",
+        "The resource or audience is not an ArcGIS server of this broker",
+      );
+    let chosen: ServerRoot | "portal" | undefined;
+    for (const value of targets) {
+      if (typeof value !== "string" || !URL.canParse(value)) throw invalid();
+      const url = new URL(value);
+      if (url.hash !== "") throw invalid();
+      const target = classifyTarget(this.#urls, url, this.#targetOptions());
+      let named: ServerRoot | "portal";
+      if (target?.kind === "server") named = target.server;
+      else if (target?.kind === "portal" && _underPortal(this.#urls, url)) named = "portal";
+      else throw invalid();
+      if (chosen !== undefined && chosen !== named) {
+        throw new BrokerError(
+          "ERR_INVALID_TARGET",
+          "The resource and audience values name different targets",
+        );
+      }
+      chosen = named;
+    }
+    return chosen === "portal" ? undefined : chosen;
   }
 
   #targetOptions(): { orgId?: string; allowInsecureLoopback: boolean } {

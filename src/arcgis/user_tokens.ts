@@ -49,6 +49,13 @@ function _refreshTokenDead(error: ArcGISErrorInfo): boolean {
   return error.code === 498 || error.oauthError === "invalid_grant";
 }
 
+/** A linked identity under one `user` profile. */
+interface _Linked {
+  identity: Identity;
+  name: string;
+  profile: UserProfileConfig;
+}
+
 class RefreshingUserTokens implements UserTokens {
   readonly #mode: UserMode;
   readonly #api: PortalApi;
@@ -67,28 +74,29 @@ class RefreshingUserTokens implements UserTokens {
   async fetchPortalToken(identity: Identity, profileName: string): Promise<CachedToken> {
     const profile = this.#mode.profile(profileName);
     if (profile === undefined) throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "Unknown user profile");
-    const link = await this.#links.getLink(profileName, identity.issuer, identity.subject);
+    const who: _Linked = { identity, name: profileName, profile };
+    const link = await this.#current(who);
     if (link === null) throw this.#mode.linkRequired();
-    return await this.#tokenFrom(identity, profileName, profile, link, true);
+    return await this.#tokenFrom(who, link, true);
   }
 
-  async #dead(identity: Identity, profileName: string): Promise<never> {
+  /** The stored link of `who`. */
+  #current(who: _Linked): Promise<LinkRecord | null> {
+    return this.#links.getLink(who.name, who.identity.issuer, who.identity.subject);
+  }
+
+  async #dead(who: _Linked): Promise<never> {
     this.#log({ level: "info", msg: "ArcGIS refresh token is no longer valid: link removed" });
-    await this.#links.deleteLink(profileName, identity.issuer, identity.subject);
+    await this.#links.deleteLink(who.name, who.identity.issuer, who.identity.subject);
     throw this.#mode.linkRequired();
   }
 
-  async #tokenFrom(
-    identity: Identity,
-    profileName: string,
-    profile: UserProfileConfig,
-    link: LinkRecord,
-    mayRetry: boolean,
-  ): Promise<CachedToken> {
+  async #tokenFrom(who: _Linked, link: LinkRecord, mayRetry: boolean): Promise<CachedToken> {
+    const { profile } = who;
     const now = this.#now();
-    if (link.refreshExpires - now <= this.#mode.marginMs) return await this.#dead(identity, profileName);
+    if (link.refreshExpires - now <= this.#mode.marginMs) return await this.#dead(who);
     if (link.rotateAt - this.#mode.marginMs - now <= this.#mode.marginMs) {
-      return await this.#rotate(identity, profileName, profile, link, mayRetry);
+      return await this.#rotate(who, link, mayRetry);
     }
     const secret = this.#mode.secret(profile);
     const result = await this.#api.refreshToken({
@@ -101,25 +109,20 @@ class RefreshingUserTokens implements UserTokens {
       throw failureFromEnvelope(result.error, "Cannot refresh the ArcGIS token");
     }
     // Another isolate may have rotated the refresh token since it was read.
-    const current = await this.#links.getLink(profileName, identity.issuer, identity.subject);
+    const current = await this.#current(who);
     if (mayRetry && current !== null && current.refreshToken !== link.refreshToken) {
-      return await this.#tokenFrom(identity, profileName, profile, current, false);
+      return await this.#tokenFrom(who, current, false);
     }
-    return await this.#dead(identity, profileName);
+    return await this.#dead(who);
   }
 
-  async #rotate(
-    identity: Identity,
-    profileName: string,
-    profile: UserProfileConfig,
-    link: LinkRecord,
-    mayRetry: boolean,
-  ): Promise<CachedToken> {
+  async #rotate(who: _Linked, link: LinkRecord, mayRetry: boolean): Promise<CachedToken> {
+    const { identity, name: profileName, profile } = who;
     const lock = await this.#links.lockRotation(profileName, identity.issuer, identity.subject);
     if (lock === null) {
-      const current = await this.#links.getLink(profileName, identity.issuer, identity.subject);
+      const current = await this.#current(who);
       if (mayRetry && current !== null && current.refreshToken !== link.refreshToken) {
-        return await this.#tokenFrom(identity, profileName, profile, current, false);
+        return await this.#tokenFrom(who, current, false);
       }
       throw new BrokerError("ERR_ARCGIS_UNAVAILABLE", "ArcGIS token rotation in progress: retry later", {
         retryAfterSeconds: ROTATION_BUSY_RETRY_AFTER_SECONDS,
@@ -127,9 +130,7 @@ class RefreshingUserTokens implements UserTokens {
     }
     try {
       // Under the lock, read again: the rotation may have just happened elsewhere.
-      const current = this.#links.atomic
-        ? await this.#links.getLink(profileName, identity.issuer, identity.subject)
-        : link;
+      const current = this.#links.atomic ? await this.#current(who) : link;
       if (current === null) throw this.#mode.linkRequired();
       if (current.refreshToken !== link.refreshToken) {
         if (!mayRetry) {
@@ -137,7 +138,7 @@ class RefreshingUserTokens implements UserTokens {
             retryAfterSeconds: ROTATION_BUSY_RETRY_AFTER_SECONDS,
           });
         }
-        return await this.#tokenFrom(identity, profileName, profile, current, false);
+        return await this.#tokenFrom(who, current, false);
       }
       const secret = this.#mode.secret(profile);
       const issuedAt = this.#now();
@@ -148,7 +149,7 @@ class RefreshingUserTokens implements UserTokens {
         redirectUri: profile.redirectUri,
       });
       if (!result.ok) {
-        if (_refreshTokenDead(result.error)) return await this.#dead(identity, profileName);
+        if (_refreshTokenDead(result.error)) return await this.#dead(who);
         // A failed rotation keeps the old refresh token (still valid until its expiry).
         throw failureFromEnvelope(result.error, "Cannot rotate the ArcGIS refresh token");
       }

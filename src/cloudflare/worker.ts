@@ -11,7 +11,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import { Hono } from "hono";
 import { type Broker, type BrokerEnv, createBrokerCache } from "../hono/broker.ts";
-import { ConfigError } from "../config/load.ts";
+import { ConfigError, configFromEnv, type ConfigIssue } from "../config/load.ts";
 import { consoleLog, type LogFn } from "../deps.ts";
 import type { AtomicKvStore, KvStore } from "../store/kv_store.ts";
 import { createMemoryStore } from "../store/memory_store.ts";
@@ -92,7 +92,19 @@ export function createBrokerWorker(options: BrokerWorkerOptions = {}): BrokerWor
   const platformFor = (env: WorkerEnv): _Platform => {
     const kv = env[kvBinding] as CloudflareKvNamespaceLike | undefined;
     if (kv === undefined) {
-      throw new ConfigError([{ path: kvBinding, message: `Missing KV namespace binding "${kvBinding}"` }]);
+      // Report the config's own problems too, so one deploy shows everything that is missing.
+      let issues: ConfigIssue[] = [];
+      try {
+        configFromEnv(env);
+      } catch (error) {
+        if (!(error instanceof ConfigError)) throw error;
+        issues = [...error.issues];
+      }
+      throw new ConfigError([...issues, {
+        path: kvBinding,
+        message: `Required: no KV namespace is bound as "${kvBinding}"`,
+        fix: `bind one in wrangler.toml: [[kv_namespaces]] binding = "${kvBinding}", id = "<namespace id>"`,
+      }]);
     }
     // Built once per isolate, like the broker itself (which keeps the store it was first given).
     if (platform === undefined) {
@@ -127,11 +139,17 @@ export function createBrokerWorker(options: BrokerWorkerOptions = {}): BrokerWor
       try {
         app = appFor(env);
       } catch (error) {
-        // A ConfigError names field paths and variable names, never values.
-        log({
-          level: "error",
-          msg: error instanceof ConfigError ? error.message : "Cannot build the broker",
-        });
+        // A ConfigError names field paths, variable names and fixes, never values; the log line carries them
+        // (no stack trace: the code is not at fault). The client learns only that the broker is unavailable.
+        log(
+          error instanceof ConfigError
+            ? { level: "error", msg: `Refusing to serve: ${error.message}`, issues: error.issues }
+            : {
+              level: "error",
+              msg: "Cannot build the broker",
+              error: error instanceof Error ? error.name : "unknown",
+            },
+        );
         return _unavailable();
       }
       return await requestContext.run(ctx, () => app.fetch(request, env, ctx as never));

@@ -139,8 +139,8 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
     doc: "Scopes required in `scope` (space-separated) or in `scope`/`scp` arrays",
   },
   "issuers[].clientIds": {
-    doc: "Allowed clients: each of `azp`, `client_id` and `appid` the token carries must be listed, and " +
-      "one must be present",
+    doc: "Allowed clients: each of `azp`, `client_id`, `appid` (Entra v1) and `cid` (Okta) the token " +
+      "carries must be listed, and one must be present",
     absent: "any",
   },
   "issuers[].introspection": {

@@ -40,6 +40,20 @@ function _describe(issue: ConfigIssue): string {
 /**
  * The problems of a {@link ConfigError} as lines for a terminal: each field path with what is wrong, and the fix
  * on its own line where there is one. Never a value, never a stack trace.
+ *
+ * @param error The error `parseConfig`, `configFromEnv` or `createBroker` threw.
+ * @returns Indented lines, one problem (and its fix) after another.
+ *
+ * @example Print a startup error
+ * ```ts
+ * import { ConfigError, configFromEnv, formatConfigError } from "arcgis-token-broker";
+ *
+ * try {
+ *   configFromEnv(Deno.env.toObject());
+ * } catch (error) {
+ *   if (error instanceof ConfigError) console.error(`Refusing to start\n${formatConfigError(error)}`);
+ * }
+ * ```
  */
 export function formatConfigError(error: ConfigError): string {
   return error.issues.map((issue) => {

@@ -91,7 +91,7 @@ const introspectionSchema = z.strictObject({
   fetchTimeoutMs: z._default(integer(z.positive(), z.lte(60_000)), 5_000),
 });
 
-const issuerSchema = z.strictObject({
+const issuerFields = z.strictObject({
   issuer: urlString,
   issuerAliases: z._default(z.array(urlString), []),
   tenants: z.optional(
@@ -142,17 +142,19 @@ export function expandIssuers(
 
 /** Checks one issuer entry beyond its field types (audience model, templates, introspection). */
 function _checkIssuer(
-  issuer: z.output<typeof issuerSchema>,
+  issuer: z.output<typeof issuerFields>,
   path: Array<string | number>,
-  add: (path: Array<string | number>, message: string) => void,
+  add: (path: Array<string | number>, message: string, fix?: string) => void,
 ): void {
   if (
     issuer.audience === undefined && (issuer.clientIds === undefined || issuer.requiredScopes.length === 0)
   ) {
     add(
       [...path, "audience"],
-      'Expected "audience", or both "clientIds" and "requiredScopes" (the scope-only model of IdentityServer ' +
-        "and Cognito): without an audience, the client and the scopes are what bind a token to the broker",
+      "Required",
+      'set "audience" to the aud your IdP puts in access tokens; or, for IdPs whose tokens carry no aud ' +
+        '(IdentityServer\'s scope-only model, Cognito), set both "clientIds" and "requiredScopes": they then ' +
+        "bind a token to the broker (docs/idps/)",
     );
   }
   const spellings: Array<[Array<string | number>, string]> = [
@@ -178,7 +180,9 @@ function _checkIssuer(
   if (templated && issuer.tenants === undefined) {
     add(
       [...path, "tenants"],
-      `Required: an issuer with "${TENANT_PLACEHOLDER}" accepts only the tenants listed here (tenant ids)`,
+      `Required by the "${TENANT_PLACEHOLDER}" issuer`,
+      `list the tenant ids this issuer accepts, e.g. "tenants": ["72f988bf-86f1-41af-91ab-2d7cd011db47"] ` +
+        "(docs/idps/entra.md)",
     );
   }
   if (!templated && issuer.tenants !== undefined) {
@@ -190,6 +194,8 @@ function _checkIssuer(
       add(
         [...path, "introspection"],
         'Expected exactly one of "clientSecretEnv" (client secret) and "privateKeyEnv" (private_key_jwt)',
+        'name the environment variable of the client secret in "clientSecretEnv", or of a private JWK in ' +
+          '"privateKeyEnv", not both',
       );
     }
     const url = introspection.endpoint === undefined ? null : _parsedUrl(introspection.endpoint);
@@ -198,6 +204,16 @@ function _checkIssuer(
     }
   }
 }
+
+// Checked on the entry itself, so that a missing audience is reported even when another section is invalid.
+const issuerSchema = issuerFields.check(z.superRefine((issuer, ctx) => {
+  _checkIssuer(
+    issuer,
+    [],
+    (path, message, fix) =>
+      ctx.addIssue({ code: "custom", path, message, ...(fix === undefined ? {} : { params: { fix } }) }),
+  );
+}));
 
 const browserExposure = {
   /** Hand this shared identity's token to browsers (`/credentials`, `/token`); otherwise proxy only. */
@@ -487,9 +503,8 @@ const brokerConfigObject = brokerConfigFields.check(z.superRefine((config, ctx) 
   const spellingOwner = new Map<string, number>();
   const introspecting = config.issuers.findIndex((issuer) => issuer.introspection !== undefined);
   config.issuers.forEach((issuer, index) => {
-    const add = (path: Array<string | number>, message: string) =>
-      ctx.addIssue({ code: "custom", path, message });
-    _checkIssuer(issuer, ["issuers", index], add);
+    const add = (path: Array<string | number>, message: string, fix?: string) =>
+      fix === undefined ? ctx.addIssue({ code: "custom", path, message }) : _issue(ctx, path, message, fix);
     if (issuer.introspection !== undefined && introspecting !== index) {
       add(
         ["issuers", index, "introspection"],

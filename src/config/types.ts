@@ -112,8 +112,8 @@ export interface IssuerConfig {
   /** Scopes required in `scope` (space-separated) or in `scope`/`scp` arrays. @default [] */
   requiredScopes: string[];
   /**
-   * Allowed clients: each of `azp`, `client_id` and `appid` the token carries must be listed, and one must be
-   * present; at least one; any when absent.
+   * Allowed clients: each of `azp`, `client_id`, `appid` (Entra v1) and `cid` (Okta) the token carries must
+   * be listed, and one must be present; at least one; any when absent.
    */
   clientIds?: string[];
   /** Accept ID tokens as bearer tokens, with their own audience; refused when absent. */
@@ -478,8 +478,8 @@ export interface IssuerConfigInput {
   /** Scopes required in `scope` (space-separated) or in `scope`/`scp` arrays. @default [] */
   requiredScopes?: string[];
   /**
-   * Allowed clients: each of `azp`, `client_id` and `appid` the token carries must be listed, and one must be
-   * present; at least one; any when absent.
+   * Allowed clients: each of `azp`, `client_id`, `appid` (Entra v1) and `cid` (Okta) the token carries must
+   * be listed, and one must be present; at least one; any when absent.
    */
   clientIds?: string[];
   /** Accept ID tokens as bearer tokens, with their own audience; refused when absent. */

@@ -1,6 +1,7 @@
 /**
  * The `authenticate()` middleware: reads an RFC 6750 bearer token from `Authorization`, verifies it and puts the
- * {@link Identity} in `c.var.identity`.
+ * {@link Identity} in `c.var.identity`. A request that also carries an `access_token` query parameter is refused
+ * (RFC 6750 §3.1: one method per request).
  *
  * @module
  */
@@ -39,6 +40,22 @@ export function bearerTokenOf(header: string | undefined | null): string {
   return match[1];
 }
 
+/**
+ * Refuses a request that carries its bearer token in more than one way (RFC 6750 §3.1): with a token in the
+ * `Authorization` header, an `access_token` query parameter is `ERR_INVALID_REQUEST`.
+ */
+function _refuseSecondMethod(url: string): void {
+  // The substring test keeps the common case free of URL parsing.
+  if (!url.includes("access_token")) return;
+  const query = url.indexOf("?");
+  if (query === -1 || !new URLSearchParams(url.slice(query + 1).split("#")[0]).has("access_token")) return;
+  throw new BrokerError(
+    "ERR_INVALID_REQUEST",
+    "Bearer token in both the Authorization header and the access_token query parameter",
+    { description: "Send the bearer token in one way only, not also in access_token" },
+  );
+}
+
 /** Options for {@link createAuthenticate}. */
 export interface AuthenticateOptions {
   /** The log hook for refused tokens (no token content is logged). */
@@ -58,6 +75,7 @@ export function createAuthenticate(
     try {
       const headers = c.req.raw.headers;
       const token = bearerTokenOf(headers.get("authorization"));
+      _refuseSecondMethod(c.req.raw.url);
       identity = await verifier.verify(token);
     } catch (error) {
       return errorResponse(error, { log, exposeReasons });

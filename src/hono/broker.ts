@@ -7,6 +7,7 @@
 import type { Hono, MiddlewareHandler } from "hono";
 import type { BrokerConfig, BrokerConfigInput } from "../config/schema.ts";
 import { ConfigError, configFromEnv, parseConfig, resolveSecrets, type Secrets } from "../config/load.ts";
+import { CONFIG_ENV } from "../config/constants.ts";
 import { type Deps, silentLog } from "../deps.ts";
 import type { Identity, LinkService, Policy, TokenService, TokenVerifier } from "../types.ts";
 import type { AtomicKvStore } from "../store/kv_store.ts";
@@ -17,7 +18,7 @@ import { createPolicy } from "../policy/mod.ts";
 import { createArcGISServices } from "../arcgis/mod.ts";
 import { createProxyHandler } from "../proxy/mod.ts";
 import { type BrokerEnv, createAuthenticate } from "./authenticate.ts";
-import { createRoutes } from "./routes.ts";
+import { createMetadataRoutes, createRoutes } from "./routes.ts";
 import { createSessionStore } from "../session/session_store.ts";
 
 /** Options for {@link createBroker}: the platform dependencies plus the secret values. */
@@ -49,6 +50,12 @@ export interface Broker {
   authenticate(): MiddlewareHandler<BrokerEnv>;
   /** The routes, to mount with `app.route(config.mountPath, broker.routes())`. */
   routes(): Hono<BrokerEnv>;
+  /**
+   * RFC 8414 authorization-server metadata for the token endpoint, to mount at the host's root with
+   * `app.route("/", broker.wellKnown())`: it answers `GET /.well-known/oauth-authorization-server{mountPath}`
+   * (RFC 8414 puts the well-known segment before the path), with the mount URL as the issuer.
+   */
+  wellKnown(): Hono;
   /** The token verifier (for non-Hono callers). */
   readonly verifier: TokenVerifier;
   /** The ArcGIS token service (for non-Hono callers). */
@@ -134,6 +141,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     },
   );
   let routes: Hono<BrokerEnv> | undefined;
+  let wellKnown: Hono | undefined;
   const authenticate = createAuthenticate(verifier, { log, exposeReasons: parsed.errors.exposeReasons });
   return {
     config: parsed,
@@ -142,6 +150,7 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
     links,
     policy,
     authenticate: () => authenticate,
+    wellKnown: () => wellKnown ??= createMetadataRoutes(parsed.mountPath),
     routes: () =>
       routes ??= createRoutes({
         verifier,
@@ -175,8 +184,21 @@ export function createBroker(config: BrokerConfigInput | BrokerConfig, options: 
 export type { BrokerEnv, Identity };
 
 interface CachedBroker {
-  fingerprint: string;
+  /** `BROKER_CONFIG` as given (text), or its JSON text when given as an object. */
+  configText: string;
+  /** The secret values the broker was built with, by variable name. */
+  secrets: Secrets;
   broker: Broker;
+}
+
+function _configText(raw: unknown): string {
+  return typeof raw === "string" ? raw : JSON.stringify(raw) ?? "";
+}
+
+/** True when `env` holds the same config text and the same secret values the cached broker was built from. */
+function _unchanged(cached: CachedBroker, env: Readonly<Record<string, unknown>>): boolean {
+  if (_configText(env[CONFIG_ENV]) !== cached.configText) return false;
+  return Object.entries(cached.secrets).every(([name, value]) => env[name] === value);
 }
 
 /** Platform dependencies for {@link brokerFromEnv}; `store` may be built per call from `env` bindings. */
@@ -197,16 +219,16 @@ export function createBrokerCache(): BrokerCache {
   let cached: CachedBroker | undefined;
   return {
     get(env, options = {}) {
+      // The same config text names the same secrets: compare them as given, and parse only when one changed.
+      if (cached !== undefined && _unchanged(cached, env)) return cached.broker;
       const { config, secrets } = configFromEnv(env);
-      const fingerprint = JSON.stringify([env.BROKER_CONFIG, Object.entries(secrets).sort()]);
-      if (cached !== undefined && cached.fingerprint === fingerprint) return cached.broker;
       const rateLimit = options.rateLimit ?? rateLimitFromBinding(env, config.proxy.rateLimitBinding);
       const broker = createBroker(config, {
         ...options,
         secrets,
         ...(rateLimit === undefined ? {} : { rateLimit }),
       });
-      cached = { fingerprint, broker };
+      cached = { configText: _configText(env[CONFIG_ENV]), secrets, broker };
       return broker;
     },
   };

@@ -99,7 +99,8 @@ const TOKEN_ENDPOINT_OVERRIDES: Partial<Record<BrokerErrorCode, Mapping>> = {
     error: "invalid_target",
     description: "No ArcGIS access is configured for this identity",
   },
-  ERR_LINK_REQUIRED: { status: 400, error: "link_required", description: "Link an ArcGIS account first" },
+  // RFC 6749 §5.2 has no code for it: the grant (the identity) cannot be used yet; the link route is in `link`.
+  ERR_LINK_REQUIRED: { status: 400, error: "invalid_grant", description: "Link an ArcGIS account first" },
 };
 
 /** Which error dialect a route speaks. */
@@ -131,8 +132,9 @@ export function errorResponse(
       headers: jsonHeaders(),
     });
   }
-  const mapping = (options.dialect === "token-endpoint" ? TOKEN_ENDPOINT_OVERRIDES[error.code] : undefined) ??
+  const base = (options.dialect === "token-endpoint" ? TOKEN_ENDPOINT_OVERRIDES[error.code] : undefined) ??
     BEARER_MAPPINGS[error.code];
+  const mapping = error.description === undefined ? base : { ...base, description: error.description };
   logBrokerError(error, mapping.status, options.log);
   // The reason code is stable and secret-free; it reaches the client only when the operator switched that on.
   const description = options.exposeReasons === true && error.reason !== undefined
@@ -144,7 +146,10 @@ export function errorResponse(
       "www-authenticate",
       mapping.bearer === null
         ? `Bearer realm="${REALM}"`
-        : `Bearer realm="${REALM}", error="${mapping.bearer}", error_description="${description}"`,
+        // RFC 6750 §3 allows no `"` or `\` in error_description.
+        : `Bearer realm="${REALM}", error="${mapping.bearer}", error_description="${
+          description.replace(/["\\]/g, "")
+        }"`,
     );
   }
   if (error.retryAfterSeconds !== undefined) {

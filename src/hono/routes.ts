@@ -54,6 +54,10 @@ const TOKEN_EXCHANGE = "urn:ietf:params:oauth:grant-type:token-exchange";
 const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 const ID_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:id_token";
 const MAX_FORM_BYTES = 16 * 1024;
+/** `/health/details` writes its store probe at most once per this many seconds. */
+const HEALTH_PROBE_INTERVAL_SECONDS = 60;
+/** The RFC 8414 well-known segment, put before the mount path (RFC 8414 §3.1). */
+const METADATA_SEGMENT = "/.well-known/oauth-authorization-server";
 const MAX_JSON_BYTES = 4 * 1024;
 
 /** Builds the sub-app. */
@@ -90,19 +94,35 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
 
   app.get("/health", () => json({ ok: true }));
 
+  // The store probe runs at most once per interval (Workers KV allows one write per second per key); requests
+  // in between see its last result. The time is taken before the probe, so concurrent requests do not all probe.
+  let probeAtMs: number | undefined;
+  let probeResult: "ok" | "error" | "unknown" = "unknown";
+  const probeStore = async (nowMs: number): Promise<void> => {
+    probeAtMs = nowMs;
+    try {
+      const key = "atb:v1:health:probe";
+      await parts.store.set(key, String(nowMs), { ttlSeconds: HEALTH_PROBE_INTERVAL_SECONDS });
+      probeResult = (await parts.store.get(key)) === null ? "error" : "ok";
+    } catch {
+      probeResult = "error";
+    }
+  };
+
   app.get(
     "/health/details",
     authenticate,
-    guarded(async () => {
-      let kv: "ok" | "error" = "ok";
-      try {
-        const key = "atb:v1:health:probe";
-        const value = String(parts.now());
-        await parts.store.set(key, value, { ttlSeconds: 60 });
-        if ((await parts.store.get(key)) === null) kv = "error";
-      } catch {
-        kv = "error";
+    guarded(async (c) => {
+      // Details only for an identity a rule admits: a stranger with a valid IdP token gets a bare 403.
+      profilesOf(c.get("identity"));
+      const nowMs = parts.now();
+      if (
+        probeAtMs === undefined || nowMs - probeAtMs >= HEALTH_PROBE_INTERVAL_SECONDS * 1000 ||
+        nowMs < probeAtMs
+      ) {
+        await probeStore(nowMs);
       }
+      const kv = probeResult;
       const issuers: JwksHealth[] = verifier.health();
       return json({ ok: kv === "ok", config: "loaded", kv, issuers });
     }),
@@ -120,32 +140,34 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
   app.post("/token", async (c) => {
     try {
       const form = await readForm(c.req.raw);
-      const grantType = single(form, "grant_type");
+      const grantType = required(form, "grant_type");
       if (grantType !== TOKEN_EXCHANGE) {
         throw new BrokerError("ERR_UNSUPPORTED_GRANT_TYPE", "Unsupported grant_type");
       }
-      const subjectToken = single(form, "subject_token");
-      const subjectTokenType = single(form, "subject_token_type");
-      if (subjectToken === undefined || subjectToken === "") {
-        throw new BrokerError("ERR_INVALID_REQUEST", "Missing subject_token");
-      }
+      const subjectToken = required(form, "subject_token");
+      const subjectTokenType = required(form, "subject_token_type");
       if (subjectTokenType !== ACCESS_TOKEN_TYPE && subjectTokenType !== ID_TOKEN_TYPE) {
-        throw new BrokerError("ERR_INVALID_REQUEST", "Unsupported subject_token_type");
-      }
-      for (const name of ["requested_token_type", "resource", "audience", "scope"]) {
-        if (form.getAll(name).length > 1) throw new BrokerError("ERR_INVALID_REQUEST", `Repeated "${name}"`);
+        throw invalidRequest("subject_token_type", "Unsupported subject_token_type");
       }
       const requested = single(form, "requested_token_type");
       if (requested !== undefined && requested !== ACCESS_TOKEN_TYPE) {
-        throw new BrokerError("ERR_INVALID_REQUEST", "Unsupported requested_token_type");
+        throw invalidRequest("requested_token_type", "Unsupported requested_token_type");
       }
-      if (form.has("actor_token")) {
-        throw new BrokerError("ERR_INVALID_REQUEST", "Delegation is not supported");
+      single(form, "scope");
+      // RFC 8693 §2.1: actor_token_type is required with actor_token and must not come without it.
+      const actorTokenType = single(form, "actor_token_type");
+      if (single(form, "actor_token") !== undefined) {
+        throw invalidRequest("actor_token", "Delegation is not supported: actor_token");
       }
+      if (actorTokenType !== undefined) {
+        throw invalidRequest("actor_token_type", "actor_token_type without actor_token");
+      }
+      // RFC 8693 allows several resource and audience values: they must all name the same ArcGIS target.
+      const targets = [...form.getAll("resource"), ...form.getAll("audience")];
       const identity = await verifier.verify(subjectToken, {
         accept: [subjectTokenType === ID_TOKEN_TYPE ? "id" : "access"],
       });
-      const credential = await tokens.browserToken(identity, profilesOf(identity), single(form, "resource"));
+      const credential = await tokens.browserToken(identity, profilesOf(identity), targets);
       const expiresIn = Math.max(0, Math.floor((credential.expires - parts.now()) / 1000));
       return new Response(
         JSON.stringify({
@@ -232,10 +254,23 @@ export function createRoutes(parts: RoutesParts): Hono<BrokerEnv> {
   return app;
 }
 
+/** `ERR_INVALID_REQUEST` whose `error_description` names the parameter at fault (RFC 6749 §5.2). */
+function invalidRequest(parameter: string, description: string): BrokerError {
+  return new BrokerError("ERR_INVALID_REQUEST", `Invalid token request: "${parameter}"`, { description });
+}
+
+/** The value of a parameter that may appear at most once (RFC 6749 §3.2); an empty value counts as absent. */
 function single(form: URLSearchParams, name: string): string | undefined {
   const values = form.getAll(name);
-  if (values.length > 1) throw new BrokerError("ERR_INVALID_REQUEST", `Repeated "${name}"`);
-  return values[0];
+  if (values.length > 1) throw invalidRequest(name, `Repeated parameter: ${name}`);
+  return values[0] === "" ? undefined : values[0];
+}
+
+/** The value of a required parameter. */
+function required(form: URLSearchParams, name: string): string {
+  const value = single(form, name);
+  if (value === undefined) throw invalidRequest(name, `Missing parameter: ${name}`);
+  return value;
 }
 
 async function readLimited(request: Request, limit: number): Promise<string> {
@@ -246,14 +281,18 @@ async function readLimited(request: Request, limit: number): Promise<string> {
   try {
     return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
   } catch {
-    throw new BrokerError("ERR_INVALID_REQUEST", "Request body is not UTF-8");
+    throw new BrokerError("ERR_INVALID_REQUEST", "Request body is not UTF-8", {
+      description: "The request body is not UTF-8",
+    });
   }
 }
 
 async function readForm(request: Request): Promise<URLSearchParams> {
   const type = (request.headers.get("content-type") ?? "").split(";")[0].trim().toLowerCase();
   if (type !== "application/x-www-form-urlencoded") {
-    throw new BrokerError("ERR_INVALID_REQUEST", "Expected an application/x-www-form-urlencoded body");
+    throw new BrokerError("ERR_INVALID_REQUEST", "Expected an application/x-www-form-urlencoded body", {
+      description: "Expected an application/x-www-form-urlencoded body",
+    });
   }
   return new URLSearchParams(await readLimited(request, MAX_FORM_BYTES));
 }
@@ -278,4 +317,42 @@ async function readJson(request: Request, optional: boolean): Promise<Record<str
     throw new BrokerError("ERR_INVALID_REQUEST", "Expected a JSON object");
   }
   return value as Record<string, unknown>;
+}
+
+/**
+ * The path of the RFC 8414 authorization-server metadata of routes mounted at `mountPath`: the well-known segment
+ * goes before the path (`/.well-known/oauth-authorization-server/arcgis` for `/arcgis`), so the host serves it
+ * from its root.
+ */
+export function authorizationServerMetadataPath(mountPath: string): string {
+  const mount = mountPath.replace(/\/+$/, "");
+  return `${METADATA_SEGMENT}${mount}`;
+}
+
+/**
+ * A Hono app, to mount at the host's root (`app.route("/", …)`), that answers RFC 8414 metadata for the token
+ * endpoint of routes mounted at `mountPath`. The issuer is the mount URL as the request reached the host.
+ */
+export function createMetadataRoutes(mountPath: string): Hono {
+  const mount = mountPath.replace(/\/+$/, "");
+  const app = new Hono();
+  app.get(authorizationServerMetadataPath(mountPath), function authorizationServerMetadata(c) {
+    const issuer = `${new URL(c.req.url).origin}${mount}`;
+    const body = {
+      issuer,
+      token_endpoint: `${issuer}/token`,
+      grant_types_supported: [TOKEN_EXCHANGE],
+      token_endpoint_auth_methods_supported: ["none"],
+      response_types_supported: [],
+    };
+    return new Response(JSON.stringify(body), {
+      status: 200,
+      headers: {
+        "content-type": "application/json; charset=utf-8",
+        "x-content-type-options": "nosniff",
+        "cache-control": "no-store",
+      },
+    });
+  });
+  return app;
 }

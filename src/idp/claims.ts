@@ -44,7 +44,7 @@ export interface ClaimsPolicy {
   requiredClaims: readonly string[];
   /** Scopes that must all be granted (access tokens only). */
   requiredScopes: readonly string[];
-  /** Allowed clients (each of `azp`, `client_id`, `appid` that is present), if configured. */
+  /** Allowed clients (each of `azp`, `client_id`, `appid`, `cid` that is present), if configured. */
   clientIds: ReadonlySet<string> | undefined;
 }
 
@@ -174,8 +174,11 @@ export function grantedScopes(payload: Record<string, unknown>): Set<string> {
   return scopes;
 }
 
-/** The client claims a token may carry, each of which must be allowed when `clientIds` is configured. */
-const _CLIENT_CLAIMS = ["azp", "client_id", "appid"] as const;
+/**
+ * The client claims a token may carry, each of which must be allowed when `clientIds` is configured: `azp` (OIDC,
+ * Keycloak, Entra v2), `client_id` (RFC 9068, IdentityServer, Cognito), `appid` (Entra v1), `cid` (Okta).
+ */
+const _CLIENT_CLAIMS = ["azp", "client_id", "appid", "cid"] as const;
 
 /**
  * Checks every claim of an unverified payload for a token of `kind` (signature checked separately; `iss` was
@@ -241,7 +244,7 @@ export function checkClaims(
     const clients = _CLIENT_CLAIMS.map((name) => payload[name]).filter((c) => c !== undefined) as string[];
     if (clients.length === 0 && kind === "id" && audiences.length === 1) clients.push(audiences[0]);
     if (clients.length === 0) {
-      throw invalidToken("client_not_allowed", "Client not allowed: no azp, client_id or appid");
+      throw invalidToken("client_not_allowed", "Client not allowed: no azp, client_id, appid or cid");
     }
     if (!clients.every((client) => policy.clientIds!.has(client))) {
       throw invalidToken("client_not_allowed", "Client not allowed");

@@ -30,7 +30,8 @@ export const REFUSAL_REASONS = {
   too_old: "The token's iat is older than maxTokenAgeSeconds",
   aud_mismatch: "The token's aud names none of the configured audiences (or is missing)",
   scope_missing: "A required scope is not granted in scope or scp",
-  client_not_allowed: "A client claim (azp, client_id, appid) names a client that is not allowed",
+  client_not_allowed:
+    "A client claim (azp, client_id, appid, cid) names a client that is not allowed, or none is present",
   kid_unknown: "No key of the issuer's JWKS has the token's kid, even after a refetch",
   key_unusable: "The key the token names is unusable (skipped, ambiguous, other algorithm)",
   signature_invalid: "The signature does not verify",

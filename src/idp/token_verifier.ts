@@ -149,9 +149,13 @@ class IdpTokenVerifier implements TokenVerifier {
             `Invalid token verifier: duplicate issuer "${spelling}"`,
           );
         }
+        // Identities of different tenants never share an issuer (their subjects may collide): the configured
+        // issuer with the tenant filled in, or the tenant's own spelling when only an alias is templated.
         const identityIssuer = tenant === undefined
           ? issuer.issuer
-          : issuer.issuer.replace(TENANT_PLACEHOLDER, tenant);
+          : issuer.issuer.includes(TENANT_PLACEHOLDER)
+          ? issuer.issuer.replace(TENANT_PLACEHOLDER, tenant)
+          : spelling;
         spellings.set(spelling, { entry, identityIssuer, tenant });
       }
     }

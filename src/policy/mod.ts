@@ -4,4 +4,9 @@
  * @module
  */
 export { createPolicy } from "./policy.ts";
-export { createProfileChoice, mayReachBrowser, type ProfileChoice } from "./profile_choice.ts";
+export {
+  chooseProxyProfile,
+  createProfileChoice,
+  mayReachBrowser,
+  type ProfileChoice,
+} from "./profile_choice.ts";

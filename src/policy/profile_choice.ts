@@ -40,6 +40,27 @@ export function mayReachBrowser(profile: ProfileConfig): boolean {
   return profile.exposeToBrowser;
 }
 
+/**
+ * The profile of a proxied request: `entryProfile` (the allowlist entry's) when the rules granted it, else the
+ * first granted one. Needs no configuration, so the proxy calls it directly.
+ *
+ * @param granted The profiles the rules granted, in rule order.
+ * @param entryProfile The profile the allowlist entry names, if any.
+ * @returns The profile name.
+ * @throws {BrokerError} `ERR_INSUFFICIENT_SCOPE` when nothing is granted (reason `no_rule`) or the entry's
+ * profile is not.
+ */
+export function chooseProxyProfile(granted: readonly string[], entryProfile?: string): string {
+  if (granted.length === 0) {
+    throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows the proxy", { reason: "no_rule" });
+  }
+  if (entryProfile === undefined) return granted[0];
+  if (!granted.includes(entryProfile)) {
+    throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows this proxy target");
+  }
+  return entryProfile;
+}
+
 class ConfiguredProfileChoice implements ProfileChoice {
   readonly #profiles: Readonly<Record<string, ProfileConfig>>;
 
@@ -74,14 +95,7 @@ class ConfiguredProfileChoice implements ProfileChoice {
   }
 
   forProxy(granted: readonly string[], entryProfile?: string): string {
-    if (granted.length === 0) {
-      throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows the proxy", { reason: "no_rule" });
-    }
-    if (entryProfile === undefined) return granted[0];
-    if (!granted.includes(entryProfile)) {
-      throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows this proxy target");
-    }
-    return entryProfile;
+    return chooseProxyProfile(granted, entryProfile);
   }
 }
 

@@ -7,6 +7,7 @@
  * @module
  */
 import { BrokerError } from "../errors.ts";
+import { chooseProxyProfile } from "../policy/profile_choice.ts";
 import type { Identity } from "../types.ts";
 import { _notAllowed, type _ProxySettings, _sha256Hex } from "./_proxy_settings.ts";
 import type { OperationClass } from "./read_operations.ts";
@@ -79,17 +80,6 @@ export function _createRateCheck(
   };
 }
 
-function _chooseProfile(entryProfile: string | undefined, profiles: readonly string[]): string {
-  if (profiles.length === 0) {
-    throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows the proxy", { reason: "no_rule" });
-  }
-  if (entryProfile === undefined) return profiles[0];
-  if (!profiles.includes(entryProfile)) {
-    throw new BrokerError("ERR_INSUFFICIENT_SCOPE", "No profile allows this proxy target");
-  }
-  return entryProfile;
-}
-
 /** The declared `Content-Length`: 400 when malformed, 413 over `maxBodyBytes`. */
 function _contentLength(request: Request, maxBodyBytes: number): number | undefined {
   const header = request.headers.get("content-length");
@@ -131,7 +121,7 @@ export async function checkRequestPolicy(
     url = new URL(url.href);
     url.search = search;
   }
-  const profile = _chooseProfile(entry.profile, options.context.profiles);
+  const profile = chooseProxyProfile(options.context.profiles, entry.profile);
   const contentLength = _contentLength(request, options.settings.proxy.maxBodyBytes);
   if (options.checkRate !== undefined) await options.checkRate(options.context.identity);
   const tokenIn = options.settings.headerOnlyProfiles.has(profile) ? "header" : entry.tokenIn;

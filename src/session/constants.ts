@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { KEY_NAMESPACES } from "../store/constants.ts";
 
 /** Longest a session cookie lives, seconds (it never outlives the IdP token it was made from). */
 export const DEFAULT_SESSION_MAX_SECONDS = 900;
@@ -23,16 +24,16 @@ export const SESSION_VALUE_VERSION = 1 as const;
 export const MAX_SESSION_COOKIE_BYTES = 3800;
 
 /** Store namespace: a session ended with `DELETE {mount}/session`. */
-export const ENDED_SESSION_NAMESPACE = "session-ended";
+export const ENDED_SESSION_NAMESPACE = KEY_NAMESPACES.sessionEnded;
 
 /** Store namespace: when a user (by issuer and subject, or by issuer and `sid`) was logged out at the IdP. */
-export const LOGOUT_NAMESPACE = "session-logout";
+export const LOGOUT_NAMESPACE = KEY_NAMESPACES.sessionLogout;
 
 /** Store namespace: the subject of an IdP session id, so a `sid`-only logout token can purge that user's tokens. */
-export const SID_SUBJECT_NAMESPACE = "session-sid";
+export const SID_SUBJECT_NAMESPACE = KEY_NAMESPACES.sessionSid;
 
 /** Store namespace: a logout token `jti` already used (replay refused). */
-export const LOGOUT_JTI_NAMESPACE = "logout-jti";
+export const LOGOUT_JTI_NAMESPACE = KEY_NAMESPACES.logoutJti;
 
 /** The only event a back-channel logout token may announce (OpenID Connect Back-Channel Logout 1.0 §2.4). */
 export const BACKCHANNEL_LOGOUT_EVENT = "http://schemas.openid.net/event/backchannel-logout";

@@ -75,6 +75,14 @@ export const KEY_NAMESPACES = {
   linkLock: "link-lock",
   /** A short negative cache entry after an upstream failure. */
   negative: "negative",
+  /** A session cookie ended with `DELETE {mount}/session` (revocation marker). */
+  sessionEnded: "session-ended",
+  /** When a user or an IdP session was logged out at the IdP (back-channel logout). */
+  sessionLogout: "session-logout",
+  /** The subject of an IdP session id (`sid`), for `sid`-only logout tokens. */
+  sessionSid: "session-sid",
+  /** A back-channel logout token `jti` already used (replay refused). */
+  logoutJti: "logout-jti",
 } as const;
 
 /** One of {@link KEY_NAMESPACES}. */

@@ -49,6 +49,13 @@ export interface StartOidcIdpOptions {
   spaClientId?: string;
   /** Redirect URIs of the SPA client, besides the IdP's own `/dev/callback`. @default [] */
   spaRedirectUris?: readonly string[];
+  /**
+   * The SPA client's OpenID Connect back-channel logout URI (e.g. the broker's `{mount}/backchannel-logout`):
+   * signing out at the IdP posts a logout token there. @default none
+   */
+  spaBackchannelLogoutUri?: string;
+  /** Where the IdP may send the browser after an RP-initiated logout. @default [] */
+  spaPostLogoutRedirectUris?: readonly string[];
   /** Client id of the confidential client-credentials client. @default "broker-service" */
   serviceClientId?: string;
   /** Its secret. @default random */
@@ -143,8 +150,8 @@ export interface OidcIdp extends AsyncDisposable {
   readonly introspectionEndpoint: string;
   /** Client id of a confidential client that authenticates with `private_key_jwt` (for introspection). */
   readonly jwtClientId: string;
-  /** Its private signing key, a JWK with `alg` (ES256). */
-  readonly jwtClientPrivateJwk: Readonly<jose.JWK>;
+  /** Its private signing key, a JWK with `alg` (ES256): every member is a string. */
+  readonly jwtClientPrivateJwk: Readonly<Record<string, string>>;
   /** Signing algorithm. */
   readonly algorithm: OidcIdpAlgorithm;
   /** The SPA client id. */
@@ -167,6 +174,11 @@ export interface OidcIdp extends AsyncDisposable {
   addClient(client: OidcIdpClient): void;
   /** Signs `sub` in through the authorization code flow with PKCE and returns the tokens. */
   login(options: OidcIdpLoginOptions): Promise<OidcIdpTokens>;
+  /**
+   * Signs `sub` out at the IdP the way a user does (RP-initiated logout, confirmed), in the session {@link login}
+   * made for them; with a back-channel logout URI configured, the IdP posts the logout token before this resolves.
+   */
+  logout(options: { sub: string }): Promise<void>;
   /** A client-credentials access token for the resource (or `options.resource`). */
   clientCredentials(options?: { scope?: string; resource?: string }): Promise<string>;
   /** Generates a new signing key; the previous keys stay published unless `keepPrevious` is false. Returns its kid. */
@@ -449,7 +461,7 @@ class TestOidcIdp implements OidcIdp {
   readonly opaqueAudience: string;
   readonly introspectionEndpoint: string;
   readonly jwtClientId = "broker-jwt";
-  readonly jwtClientPrivateJwk: Readonly<jose.JWK>;
+  readonly jwtClientPrivateJwk: Readonly<Record<string, string>>;
   readonly #jwtClientPublicJwk: jose.JWK;
   readonly algorithm: OidcIdpAlgorithm;
   readonly spaClientId: string;
@@ -460,6 +472,8 @@ class TestOidcIdp implements OidcIdp {
   readonly #clients = new Map<string, OidcIdpClient>();
   readonly #resourceScopes: readonly string[];
   readonly #spaRedirectUris: readonly string[];
+  readonly #spaLogout: { backchannel?: string; postLogout: readonly string[] };
+  readonly #sessions = new Map<string, _CookieJar>();
   readonly #accessTokenTtlSeconds: number;
   readonly #idTokenTtlSeconds: number;
   readonly #cookieKeys = [_random(), _random()];
@@ -495,12 +509,18 @@ class TestOidcIdp implements OidcIdp {
     this.opaqueResource = options.opaqueResource ?? "urn:arcgis-broker:opaque";
     this.opaqueAudience = options.opaqueAudience ?? "arcgis-broker-opaque";
     this.introspectionEndpoint = `${this.issuer}/token/introspection`;
-    this.jwtClientPrivateJwk = Object.freeze(clientKey.privateJwk);
+    this.jwtClientPrivateJwk = Object.freeze({ ...clientKey.privateJwk } as Record<string, string>);
     this.#jwtClientPublicJwk = clientKey.publicJwk;
     this.#resourceScopes = options.resourceScopes ?? ["arcgis"];
     this.#users = new Map((options.users ?? [OIDC_IDP_DEMO_USER]).map((user) => [user.sub, user]));
     this.spaClientId = options.spaClientId ?? "spa";
     this.#spaRedirectUris = [`${this.issuer}${_DEV_CALLBACK_PATH}`, ...(options.spaRedirectUris ?? [])];
+    this.#spaLogout = {
+      ...(options.spaBackchannelLogoutUri === undefined
+        ? {}
+        : { backchannel: options.spaBackchannelLogoutUri }),
+      postLogout: options.spaPostLogoutRedirectUris ?? [],
+    };
     this.serviceClientId = options.serviceClientId ?? "broker-service";
     this.serviceClientSecret = options.serviceClientSecret ?? _random();
     this.#accessTokenTtlSeconds = options.accessTokenTtlSeconds ?? 300;
@@ -569,6 +589,11 @@ class TestOidcIdp implements OidcIdp {
           response_types: ["code"],
           redirect_uris: [...this.#spaRedirectUris],
           id_token_signed_response_alg: this.algorithm,
+          post_logout_redirect_uris: [...this.#spaLogout.postLogout],
+          ...(this.#spaLogout.backchannel === undefined ? {} : {
+            backchannel_logout_uri: this.#spaLogout.backchannel,
+            backchannel_logout_session_required: true,
+          }),
         },
         {
           client_id: this.serviceClientId,
@@ -620,7 +645,15 @@ class TestOidcIdp implements OidcIdp {
           allowedPolicy: (_ctx: unknown, client: { clientAuthMethod: string }) =>
             client.clientAuthMethod !== "none",
         },
-        rpInitiatedLogout: { enabled: true, logoutSource: _autoSubmitLogout },
+        backchannelLogout: { enabled: true },
+        rpInitiatedLogout: {
+          enabled: true,
+          logoutSource: _autoSubmitLogout,
+          // A plain page (the default one loads a web font from the internet).
+          postLogoutSuccessSource: (ctx: { body: string }) => {
+            ctx.body = "<!doctype html><title>Signed out</title><p>Signed out at the identity provider</p>";
+          },
+        },
         resourceIndicators: {
           enabled: true,
           // Relying parties (a portal's login) get opaque tokens for the userinfo endpoint, not the API resource.
@@ -841,6 +874,7 @@ class TestOidcIdp implements OidcIdp {
       url = next.href;
     }
     if (code === undefined) throw new Error("Login did not finish");
+    this.#sessions.set(options.sub, jar);
     const response = await this.#fetch(`${this.issuer}/token`, {
       method: "POST",
       headers: { "content-type": "application/x-www-form-urlencoded" },
@@ -864,6 +898,27 @@ class TestOidcIdp implements OidcIdp {
       expiresIn: Number(body.expires_in),
       scope: String(body.scope ?? ""),
     };
+  }
+
+  async logout(options: { sub: string }): Promise<void> {
+    const jar = this.#sessions.get(options.sub);
+    if (jar === undefined) throw new Error(`No IdP session of "${options.sub}" to sign out`);
+    const page = await this.#fetch(`${this.issuer}/session/end?client_id=${this.spaClientId}`, {
+      headers: { cookie: jar.header() },
+    });
+    jar.take(page);
+    const xsrf = /name="xsrf" value="([^"]+)"/.exec(await page.text())?.[1];
+    if (page.status !== 200 || xsrf === undefined) throw new Error(`Logout page answered ${page.status}`);
+    const confirm = await this.#fetch(`${this.issuer}/session/end/confirm`, {
+      method: "POST",
+      headers: { cookie: jar.header(), "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ xsrf, logout: "yes" }),
+    });
+    await confirm.body?.cancel();
+    if (confirm.status !== 303 && confirm.status !== 302) {
+      throw new Error(`Logout answered ${confirm.status}`);
+    }
+    this.#sessions.delete(options.sub);
   }
 
   async clientCredentials(options: { scope?: string; resource?: string } = {}): Promise<string> {

@@ -96,7 +96,7 @@ Deno.test("an API key never reaches a browser but serves the proxy", async () =>
   );
   assert.equal(upstream.token, API_KEY);
   assert.equal(upstream.profile, "basemap");
-  const rfc8693 = h.service.browserToken(alice, ["basemap"], `${SERVER}/rest/services`);
+  const rfc8693 = h.service.browserToken(alice, ["basemap"], [`${SERVER}/rest/services`]);
   await assert.rejects(rfc8693, (e) => isBrokerError(e, "ERR_INSUFFICIENT_SCOPE"));
 });
 
@@ -128,11 +128,11 @@ Deno.test("browserToken() gives the token of a configured server resource and re
   const server = await h.service.browserToken(
     alice,
     ["viewerWeb"],
-    `${SERVER}/rest/services/Trailheads/FeatureServer`,
+    [`${SERVER}/rest/services/Trailheads/FeatureServer`],
   );
   assert.equal(server.server, `${SERVER}/rest/services`);
   assert.equal(h.fake.inspectToken(server.token)?.kind, "server");
-  const portal = await h.service.browserToken(alice, ["viewerWeb"], PORTAL);
+  const portal = await h.service.browserToken(alice, ["viewerWeb"], [PORTAL]);
   assert.equal(portal.server, PORTAL);
   for (
     const bad of [
@@ -142,7 +142,7 @@ Deno.test("browserToken() gives the token of a configured server resource and re
     ]
   ) {
     await assert.rejects(
-      h.service.browserToken(alice, ["viewerWeb"], bad),
+      h.service.browserToken(alice, ["viewerWeb"], [bad]),
       (e) => isBrokerError(e, "ERR_INVALID_TARGET"),
     );
   }
@@ -299,4 +299,27 @@ Deno.test("createArcGISServices() refuses a missing sealing keyring or a missing
       (e) => isBrokerError(e, "ERR_CONFIG_INVALID") && e.message.includes("APP_SECRET"),
     );
   });
+});
+
+Deno.test("browserToken() refuses a target on the portal host outside the portal and the configured servers", async () => {
+  const h = createHarness();
+  const before = h.fake.requests.length;
+  for (
+    const bad of [
+      [`${ORIGIN}/other/rest/services`],
+      [`${ORIGIN}/`],
+      ["urn:unrelated"],
+      [`${PORTAL}#fragment`],
+      [PORTAL, `${SERVER}/rest/services`], // a resource and an audience naming different targets
+    ]
+  ) {
+    await assert.rejects(
+      h.service.browserToken(alice, ["viewerWeb"], bad),
+      (e) => isBrokerError(e, "ERR_INVALID_TARGET"),
+      bad.join(" "),
+    );
+  }
+  assert.equal(h.fake.requests.length, before, "nothing is fetched for a refused target");
+  const same = await h.service.browserToken(alice, ["viewerWeb"], [`${ORIGIN}/portal/home/`, PORTAL]);
+  assert.equal(same.server, PORTAL);
 });

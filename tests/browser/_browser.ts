@@ -82,6 +82,13 @@ export interface PageHooks {
   credentialsCreated: number;
   errors: string[];
   timings: Record<string, number>;
+  steps: Record<string, string>;
+  lifetime: { label: string; expires: number; renewAt: number; renewal: string } | null;
+  idpUser: string | null;
+  arcgisUser: string | null;
+  basemapFeatures: number;
+  tilesLoaded: number;
+  popupOpen: boolean;
 }
 
 /** Reads `window.__test` (without its functions). */

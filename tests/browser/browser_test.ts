@@ -10,7 +10,12 @@
  */
 import assert from "node:assert/strict";
 import type { Page } from "playwright-core";
-import { DEMO_IDP_USER, type DemoStack, startDemoStack } from "../../examples/demo/stack.ts";
+import {
+  DEMO_ARCGIS_USER,
+  DEMO_IDP_USER,
+  type DemoStack,
+  startDemoStack,
+} from "../../examples/demo/stack.ts";
 import { buildBrowser } from "../../scripts/build_browser.ts";
 import {
   chromiumAvailable,
@@ -28,7 +33,7 @@ const TOKEN_MINUTES = 5;
 /** How far the clocks jump to get past the first token's expiry. */
 const JUMP_MS = (TOKEN_MINUTES * 60 + 30) * 1000;
 /** Bound on one page load (sign-in, link bounce, SDK, map). */
-const PAGE_TIMEOUT_MS = 60_000;
+const PAGE_TIMEOUT_MS = 120_000;
 
 /** A clock the broker and the fake ArcGIS share; tests move it forward instead of sleeping. */
 function createTestClock(): { now: () => number; advance(ms: number): void } {
@@ -120,7 +125,7 @@ Deno.test({
             navigations.push(url.origin + url.pathname);
           }
         });
-        await page.goto(local.pageUrl);
+        await page.goto(local.pageUrl, { waitUntil: "commit" });
         const hooks = await waitForPage(page, { loginSub: DEMO_IDP_USER.sub, timeoutMs: PAGE_TIMEOUT_MS });
         assert.deepEqual(hooks.errors, []);
         assert.equal(hooks.ready, true);
@@ -132,6 +137,15 @@ Deno.test({
         assert.ok(navigations.some((n) => n.endsWith("/arcgis/link/callback")), navigations.join("\n"));
         assert.equal(local.fake.count("portal:oauth2/authorize"), 1);
         assert.ok(acceptedServiceTokens(local).length >= 1);
+        // The demo panel: who is signed in where, the bounce as a step, the token's lifetime and renewal.
+        assert.match(hooks.idpUser ?? "", /Demo User/);
+        assert.equal(hooks.arcgisUser, DEMO_ARCGIS_USER.username);
+        assert.match(hooks.steps.link, /^done: Linked/);
+        assert.match(hooks.steps.layer, /^done: 36 features/);
+        assert.ok(hooks.lifetime !== null && hooks.lifetime.expires > Date.now());
+        assert.equal(hooks.lifetime.renewAt, hooks.lifetime.expires - 120_000, "re-registration 2 min ahead");
+        assert.ok(hooks.basemapFeatures >= 1, "the offline basemap has land");
+        assert.equal(hooks.popupOpen, true, "a feature popup is open");
         console.log(`  register page timings (ms): ${JSON.stringify(hooks.timings)}`);
         console.log(`  screenshot: ${await screenshot(page, "register-local")}`);
       },
@@ -180,12 +194,15 @@ Deno.test({
         const page = await context.newPage();
         const traffic = recordTraffic(page);
         try {
-          await page.goto(local.proxyPageUrl);
+          await page.goto(local.proxyPageUrl, { waitUntil: "commit" });
           const hooks = await waitForPage(page, { loginSub: DEMO_IDP_USER.sub, timeoutMs: PAGE_TIMEOUT_MS });
           assert.deepEqual(hooks.errors, []);
           assert.equal(hooks.featureCount, 36);
           assert.equal(hooks.dialogOpened, 0);
           assert.equal(local.fake.count("portal:oauth2/authorize"), authorizeBefore + 1, "one link bounce");
+          assert.match(hooks.steps.link, /^done: Linked as demo_user/);
+          assert.equal(hooks.arcgisUser, DEMO_ARCGIS_USER.username);
+          assert.equal(hooks.popupOpen, true, "a feature popup is open");
           console.log(`  proxy page timings (ms): ${JSON.stringify(hooks.timings)}`);
           console.log(`  screenshot: ${await screenshot(page, "proxy-local")}`);
 
@@ -222,7 +239,7 @@ Deno.test({
       async () => {
         const context = await launched.newContext();
         const page = await context.newPage();
-        await page.goto(online.pageUrl);
+        await page.goto(online.pageUrl, { waitUntil: "commit" });
         const hooks = await waitForPage(page, { loginSub: DEMO_IDP_USER.sub, timeoutMs: PAGE_TIMEOUT_MS });
         assert.deepEqual(hooks.errors, []);
         assert.equal(hooks.featureCount, 36);
@@ -248,7 +265,7 @@ Deno.test({
         const page = await context.newPage();
         const traffic = recordTraffic(page);
         try {
-          await page.goto(online.proxyPageUrl);
+          await page.goto(online.proxyPageUrl, { waitUntil: "commit" });
           const hooks = await waitForPage(page, { loginSub: DEMO_IDP_USER.sub, timeoutMs: PAGE_TIMEOUT_MS });
           assert.deepEqual(hooks.errors, []);
           assert.equal(hooks.featureCount, 36);

@@ -214,8 +214,14 @@ function configErrorOf(run: () => unknown): ConfigError {
 }
 
 Deno.test("parseConfig() says a missing field is required, and a wrong one what was expected", () => {
-  const issues = issuesOf(minimalConfig({ issuers: [{ issuer: "https://idp.example.com" }], sealing: {} }));
-  assert.ok(issues.includes("issuers.0.audience: Required"), issues.join("\n"));
+  const issues = issuesOf(minimalConfig({
+    issuers: [{ issuer: "https://idp.example.com", audience: "a", idTokens: {} }],
+    arcgis: { orgId: "ORG123" },
+    sealing: {},
+  }));
+  // A missing union field (string or list) says "Required" too.
+  assert.ok(issues.includes("issuers.0.idTokens.audience: Required"), issues.join("\n"));
+  assert.ok(issues.includes("arcgis.portalUrl: Required"), issues.join("\n"));
   assert.ok(issues.includes("sealing.keysEnv: Required"), issues.join("\n"));
   const wrong = issuesOf(minimalConfig({ cache: { safetyMarginSeconds: "120" } }));
   assert.ok(wrong.includes("cache.safetyMarginSeconds: Expected number"), wrong.join("\n"));

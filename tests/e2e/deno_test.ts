@@ -1,6 +1,7 @@
 /**
  * `examples/deno/main.ts` as a separate process (`deno run`), with Deno KV in a temporary file, in front of the
- * `oidc-provider` IdP and the fake ArcGIS on loopback: it fails closed without its config, and serves the link
+ * `oidc-provider` IdP and the fake ArcGIS on loopback: it fails closed without its config, refuses a config that
+ * cannot work (naming the field and the fix, before opening Deno KV), and serves the link
  * flow, `/credentials` and the proxy over HTTP.
  *
  * @module
@@ -17,6 +18,7 @@ import {
   startUpstreams,
   waitForOutput,
 } from "./_harness.ts";
+import { STACK_LINE, startupCases } from "./_startup_cases.ts";
 
 const ENTRY = decodeURIComponent(new URL("../../examples/deno/main.ts", import.meta.url).pathname);
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
@@ -81,6 +83,33 @@ Deno.test("examples/deno/main.ts names a missing secret without printing any val
     await up.close();
   }
 });
+
+for (const broken of startupCases()) {
+  Deno.test(`examples/deno/main.ts refuses ${broken.name} before opening Deno KV, naming the field and the fix`, async () => {
+    const kvDir = await Deno.makeTempDir({ prefix: "atb-deno-e2e-" });
+    try {
+      const result = await runToExit({
+        ...broken.env,
+        PORT: "0",
+        HOSTNAME: "127.0.0.1",
+        DENO_KV_PATH: `${kvDir}/kv.sqlite3`,
+      });
+      assert.equal(result.code, 1, result.stderr);
+      assert.match(result.stderr, /^arcgis-token-broker: refusing to start: the config cannot work\n/);
+      for (const pattern of broken.expect) assert.match(result.stderr, pattern);
+      assert.doesNotMatch(result.stderr, STACK_LINE);
+      assert.doesNotMatch(result.stderr, /Uncaught|error: /);
+      if (broken.secret !== undefined) {
+        assert.ok(!result.stderr.includes(broken.secret), "a secret was printed");
+      }
+      assert.doesNotMatch(result.stdout, /listening/);
+      // The config is checked before anything is opened: no database was created.
+      assert.deepEqual([...Deno.readDirSync(kvDir)], []);
+    } finally {
+      await Deno.remove(kvDir, { recursive: true });
+    }
+  });
+}
 
 Deno.test({
   name: "examples/deno/main.ts serves the link flow, /credentials and the proxy with Deno KV",

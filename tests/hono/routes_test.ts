@@ -64,10 +64,10 @@ function stubTokens(calls: string[]): TokenService {
       guard(identity);
       return Promise.resolve({ userId: "alice_org", expires: credential.expires, credentials: [credential] });
     },
-    browserToken(identity, _profiles, resource) {
-      calls.push(`browserToken:${identity.subject}:${resource ?? ""}`);
+    browserToken(identity, _profiles, targets = []) {
+      calls.push(`browserToken:${identity.subject}:${targets.join(",")}`);
       guard(identity);
-      if (resource !== undefined && resource !== "https://gis.example.com/server") {
+      if (targets.some((target) => target !== "https://gis.example.com/server")) {
         return Promise.reject(new BrokerError("ERR_INVALID_TARGET", "Unknown resource"));
       }
       return Promise.resolve(credential);
@@ -385,4 +385,153 @@ Deno.test("GET /health/details needs authentication and reports KV and JWKS stat
   assert.equal(body.kv, "ok");
   assert.equal(body.config, "loaded");
   assert.equal(body.issuers[0].lastFetch, "ok");
+});
+
+Deno.test("POST /token: every invalid_request names its parameter; RFC 8693 audience, actor and grant rules", async () => {
+  const { app, calls } = setup();
+  const cases: Array<[string, number, string, string]> = [
+    [
+      `subject_token=${GOOD}&subject_token_type=${EXCHANGE.subject_token_type}`,
+      400,
+      "invalid_request",
+      "grant_type",
+    ],
+    [`grant_type=&subject_token=${GOOD}`, 400, "invalid_request", "grant_type"],
+    [new URLSearchParams(EXCHANGE).toString(), 400, "invalid_request", "subject_token"],
+    [`grant_type=${EXCHANGE.grant_type}&subject_token=${GOOD}`, 400, "invalid_request", "subject_token_type"],
+    [
+      `${new URLSearchParams(EXCHANGE)}&subject_token=${GOOD}&subject_token_type=x`,
+      400,
+      "invalid_request",
+      "subject_token_type",
+    ],
+    [
+      `${new URLSearchParams(EXCHANGE)}&subject_token=${GOOD}&requested_token_type=x`,
+      400,
+      "invalid_request",
+      "requested_token_type",
+    ],
+    [
+      `${new URLSearchParams(
+        EXCHANGE,
+      )}&subject_token=${GOOD}&actor_token_type=${EXCHANGE.subject_token_type}`,
+      400,
+      "invalid_request",
+      "actor_token_type",
+    ],
+    [
+      `${new URLSearchParams(
+        EXCHANGE,
+      )}&subject_token=${GOOD}&actor_token=${GOOD}&actor_token_type=${EXCHANGE.subject_token_type}`,
+      400,
+      "invalid_request",
+      "actor_token",
+    ],
+    [
+      `${new URLSearchParams(EXCHANGE)}&subject_token=${GOOD}&scope=a&scope=b`,
+      400,
+      "invalid_request",
+      "scope",
+    ],
+    [
+      `${new URLSearchParams(EXCHANGE)}&subject_token=${GOOD}&audience=urn:unrelated`,
+      400,
+      "invalid_target",
+      "",
+    ],
+    [
+      `${new URLSearchParams(
+        EXCHANGE,
+      )}&subject_token=${GOOD}&audience=https://gis.example.com/server&resource=https://gis.example.com/other`,
+      400,
+      "invalid_target",
+      "",
+    ],
+  ];
+  for (const [body, status, error, parameter] of cases) {
+    const res = await app.request("/arcgis/token", {
+      method: "POST",
+      headers: { "content-type": "application/x-www-form-urlencoded" },
+      body,
+    });
+    assert.equal(res.status, status, body);
+    const answer = await res.json();
+    assert.equal(answer.error, error, body);
+    if (parameter !== "") assert.match(answer.error_description, new RegExp(`\\b${parameter}\\b`), body);
+  }
+  // Both values naming the same configured server are accepted.
+  const same = await app.request(
+    "/arcgis/token",
+    tokenForm({
+      ...EXCHANGE,
+      subject_token: GOOD,
+      resource: "https://gis.example.com/server",
+      audience: "https://gis.example.com/server",
+    }),
+  );
+  assert.equal(same.status, 200);
+  assert.ok(
+    calls.includes("browserToken:alice:https://gis.example.com/server,https://gis.example.com/server"),
+  );
+  const notForm = await app.request("/arcgis/token", {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
+  assert.match((await notForm.json()).error_description, /x-www-form-urlencoded/);
+});
+
+Deno.test("POST /token: a user who must link gets invalid_grant with the link route in an extra member", async () => {
+  const { app } = setup();
+  const res = await app.request("/arcgis/token", tokenForm({ ...EXCHANGE, subject_token: UNLINKED }));
+  assert.equal(res.status, 400);
+  const body = await res.json();
+  assert.equal(body.error, "invalid_grant");
+  assert.equal(body.link, "/arcgis/link");
+});
+
+Deno.test("RFC 6750 §3.1: a bearer in both the Authorization header and access_token is 400 invalid_request", async () => {
+  const { app, calls } = setup();
+  for (const path of ["/arcgis/credentials?access_token=x", "/arcgis/credentials?a=1&access_token="]) {
+    const res = await app.request(path, { headers: bearer(GOOD) });
+    assert.equal(res.status, 400, path);
+    assert.equal((await res.json()).error, "invalid_request");
+    assert.match(res.headers.get("www-authenticate") ?? "", /error="invalid_request"/);
+  }
+  assert.equal(calls.length, 0);
+  // A parameter that only contains the name is not the access_token parameter.
+  const ok = await app.request("/arcgis/credentials?my_access_token=x", { headers: bearer(GOOD) });
+  assert.equal(ok.status, 200);
+});
+
+Deno.test("GET /health/details shows a stranger nothing and probes the store at most once per interval", async () => {
+  let nowMs = 1_000_000;
+  let writes = 0;
+  const memory = new Map<string, string>();
+  const { app } = setup({
+    now: () => nowMs,
+    store: {
+      get: (k) => Promise.resolve(memory.get(k) ?? null),
+      set: (k, v) => {
+        writes++;
+        memory.set(k, v);
+        return Promise.resolve();
+      },
+      delete: (k) => Promise.resolve(void memory.delete(k)),
+    },
+  });
+  const stranger = await app.request("/arcgis/health/details", { headers: bearer(NOBODY) });
+  assert.equal(stranger.status, 403);
+  const text = await stranger.text();
+  assert.ok(!text.includes("issuers") && !text.includes("kv"), text);
+  assert.equal(writes, 0);
+  for (let i = 0; i < 5; i++) {
+    const res = await app.request("/arcgis/health/details", { headers: bearer(GOOD) });
+    assert.equal((await res.json()).kv, "ok");
+    nowMs += 10_000;
+  }
+  assert.equal(writes, 1);
+  nowMs += 10_000; // 60 s after the first probe
+  await app.request("/arcgis/health/details", { headers: bearer(GOOD) });
+  assert.equal(writes, 2);
 });

@@ -293,5 +293,8 @@ Deno.test("the introspection secrets are required at startup like every other se
     profiles: {},
     sealing: { keysEnv: "K" },
   });
-  assert.throws(() => resolveSecrets(config, { K: "x" }), /IDP_KEY: Missing secret/);
+  assert.throws(
+    () => resolveSecrets(config, { K: `k1:${btoa(String.fromCharCode(...new Uint8Array(32).fill(1)))}` }),
+    /issuers\.0\.introspection\.privateKeyEnv: Required: the environment variable "IDP_KEY" is not set/,
+  );
 });

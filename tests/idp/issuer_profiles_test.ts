@@ -65,7 +65,10 @@ async function signRaw(key: SigningKey, payloadText: string): Promise<string> {
 
 Deno.test("config: audience may be omitted only with clientIds and requiredScopes both set", () => {
   const base = { issuer: ISSUER };
-  assert.match(configError(base), /issuers\.0\.audience: Expected "audience", or both "clientIds"/);
+  assert.match(
+    configError(base),
+    /issuers\.0\.audience: Required \(fix: set "audience" .*or, .*set both "clientIds" and "requiredScopes"/,
+  );
   assert.match(configError({ ...base, clientIds: ["spa"] }), /issuers\.0\.audience/);
   assert.match(configError({ ...base, requiredScopes: ["arcgis"] }), /issuers\.0\.audience/);
   assert.match(configError({ ...base, clientIds: [], requiredScopes: ["arcgis"] }), /clientIds/);
@@ -161,10 +164,13 @@ Deno.test("config: a {tenantid} template needs a tenant allowlist, and tenants n
     algorithms: ["RS256"],
     jwksUri: "https://login.microsoftonline.com/common/discovery/v2.0/keys",
   };
-  assert.match(configError({ ...base, issuer: V2 }), /issuers\.0\.tenants: Required/);
+  assert.match(
+    configError({ ...base, issuer: V2 }),
+    /issuers\.0\.tenants: Required by the "\{tenantid\}" issuer \(fix: list the tenant ids/,
+  );
   assert.match(
     configError({ ...base, issuer: ISSUER, issuerAliases: [V1] }),
-    /issuers\.0\.tenants: Required/,
+    /issuers\.0\.tenants: Required by the "\{tenantid\}" issuer \(fix: list the tenant ids/,
   );
   assert.match(
     configError({ ...base, issuer: ISSUER, tenants: [TENANT_A] }),
@@ -331,4 +337,25 @@ Deno.test("iss and sub with a lone UTF-16 surrogate are refused, and never colli
     (await verifier.verify(await signRaw(rsa, claims('"x\\uD83D\\uDE00"')))).subject,
     "x\u{1F600}",
   );
+});
+
+Deno.test("identities of different tenants never share an issuer, even when only an alias is templated", async () => {
+  const clock = createClock();
+  const idp = createFakeIdp([rsa.publicJwk]);
+  const verifier = createTokenVerifier(
+    [issuerConfig({ issuerAliases: [V1], tenants: [TENANT_A, TENANT_B], jwksUri: `${ISSUER}/jwks` })],
+    testDeps(clock, idp.fetch),
+  );
+  const a = await verifier.verify(
+    await signToken(rsa, accessClaims({ iss: V1.replace("{tenantid}", TENANT_A) })),
+  );
+  const b = await verifier.verify(
+    await signToken(rsa, accessClaims({ iss: V1.replace("{tenantid}", TENANT_B) })),
+  );
+  const plain = await verifier.verify(await signToken(rsa, accessClaims()));
+  assert.equal(a.subject, b.subject);
+  assert.notEqual(a.issuer, b.issuer);
+  assert.notEqual(a.issuer, plain.issuer);
+  assert.equal(a.configuredIssuer, ISSUER);
+  assert.equal(plain.issuer, ISSUER);
 });

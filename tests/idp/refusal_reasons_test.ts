@@ -122,3 +122,13 @@ Deno.test("a valid identity no rule admits is refused with no_rule in the log", 
   assert.match((await response.json()).error_description, /\(reason: no_rule\)/);
   assert.equal(logs.find((entry) => entry.code === "ERR_INSUFFICIENT_SCOPE")?.reason, "no_rule");
 });
+
+Deno.test("the README's refusal reasons table lists exactly the codes of REFUSAL_REASONS, with their meaning", async () => {
+  const readme = await Deno.readTextFile(new URL("../../README.md", import.meta.url));
+  const section = readme.slice(readme.indexOf("### Refusal reasons"));
+  const rows = [...section.slice(0, section.indexOf("\n## ")).matchAll(/^\| `([a-z_]+)` +\| (.+?) +\|$/gm)];
+  assert.deepEqual(
+    rows.map((row) => [row[1], row[2]]),
+    Object.entries(REFUSAL_REASONS),
+  );
+});

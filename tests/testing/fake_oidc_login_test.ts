@@ -416,3 +416,80 @@ Deno.test("without an OIDC login the signed-in user header still works and the p
     await served.close();
   }
 });
+
+Deno.test({
+  name: "OIDC login: the portal session ends after sessionMinutes; the next authorize asks the IdP again",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const r = await rig({ usernameClaim: "email", sessionMinutes: 30 });
+  try {
+    await r.signInAtIdp("u-demo");
+    await userOf(r, await r.authorize());
+    r.served.fake.advance(29 * 60_000);
+    assert.equal((await r.authorize()).hops.length, 1, "still inside the session");
+    r.served.fake.advance(2 * 60_000);
+    const later = await r.authorize();
+    assert.ok(
+      later.hops.some((h) => h.url.startsWith(r.idp.endpoints.authorization)),
+      paths(later).join(" → "),
+    );
+    assert.equal((await userOf(r, later)).username, "demo_user");
+    assert.equal(r.served.fake.oidcLogins.length, 2);
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test({
+  name:
+    "OIDC login: an ID token from another issuer, or without the configured username claim, signs nobody in",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const r = await rig({ issuer: "https://not-the-idp.example" });
+  try {
+    await r.signInAtIdp("u-demo");
+    const wrongIssuer = await r.authorize();
+    assert.ok(wrongIssuer.body.includes(OIDC_MISSING_PARAMETER_MESSAGE), wrongIssuer.body);
+    r.served.fake.setOidcLogin({
+      clientId: PORTAL_CLIENT,
+      clientSecret: PORTAL_SECRET,
+      issuer: r.idp.issuer,
+      authorizationEndpoint: r.idp.endpoints.authorization,
+      tokenEndpoint: r.idp.endpoints.token,
+      userProfileEndpoint: r.idp.endpoints.userinfo,
+      usernameClaim: "employee_id",
+    });
+    const noClaim = await r.authorize();
+    assert.ok(noClaim.body.includes(OIDC_MISSING_PARAMETER_MESSAGE), noClaim.body);
+    assert.deepEqual(r.served.fake.oidcLogins.map((l) => l.outcome), ["error", "error"]);
+    assert.ok(!r.agent.cookies("127.0.0.1").includes(PORTAL_SESSION_COOKIE));
+  } finally {
+    await r.close();
+  }
+});
+
+Deno.test({
+  name: "OIDC login: sign-out follows only a redirect_uri registered for the app",
+  sanitizeResources: false,
+  sanitizeOps: false,
+}, async () => {
+  const r = await rig({ usernameClaim: "email", logoutEndpoint: undefined });
+  try {
+    await r.signInAtIdp("u-demo");
+    await userOf(r, await r.authorize());
+    const signOut = new URL(r.served.urls.signOut);
+    signOut.searchParams.set("client_id", APP_ID);
+    signOut.searchParams.set("redirect_uri", "https://evil.example/");
+    const out = await r.agent.navigate(signOut.href, { stopAt: (u) => u.host === "evil.example" });
+    assert.equal(out.status, 200, "a page, not a redirect");
+    assert.ok(out.body.includes("signed out"));
+    assert.ok(!r.agent.cookies("127.0.0.1").includes(PORTAL_SESSION_COOKIE));
+    // Without a logout endpoint the IdP session stays: the next authorize needs no IdP page.
+    const again = await r.authorize();
+    assert.ok(again.url.startsWith(`${APP_REDIRECT}?`), again.url);
+  } finally {
+    await r.close();
+  }
+});

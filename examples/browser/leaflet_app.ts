@@ -1,0 +1,131 @@
+/// <reference lib="dom" />
+/**
+ * The Leaflet page: esri-leaflet's feature layer and tiled map layer through the broker's proxy, authenticated by
+ * the broker's session cookie. Leaflet loads tiles with `<img>` and esri-leaflet cannot add a header, so the page
+ * starts a session once (`POST {broker}/session` with the IdP bearer; the broker sets an `HttpOnly`,
+ * `SameSite=Strict` cookie on its own path) and gives both layers the proxy URL:
+ *
+ * ```ts
+ * await fetch(`${broker}/session`, { method: "POST", headers: { authorization: `Bearer ${idpToken}` } });
+ * featureLayer({ url: layerUrl, proxy: `${broker}/proxy` }).addTo(map);
+ * tiledMapLayer({ url: mapServerUrl, proxy: `${broker}/proxy` }).addTo(map);
+ * ```
+ *
+ * No ArcGIS token ever reaches the browser.
+ *
+ * @module
+ */
+import L from "leaflet";
+import { featureLayer, tiledMapLayer } from "esri-leaflet";
+import { BASEMAP_STYLE, loadLand } from "./basemap.ts";
+import { ensureLinked, fetchArcGISUser, type SessionCookie, startSessionCookie } from "./broker_flows.ts";
+import { setStep, showArcGISUser, showIdpUser, showLifetime, wireButtons } from "./demo_panel.ts";
+import { loadPageConfig, mark, popupHtml, reportError, setStatus, signIn, testHooks } from "./page_common.ts";
+
+async function main(): Promise<void> {
+  const hooks = testHooks("leaflet");
+  try {
+    const config = await loadPageConfig();
+    setStep(hooks, "signin", "active", "Signing in at the identity provider…");
+    const oidc = await signIn(config, hooks);
+    setStep(hooks, "signin", "done", "Signed in at the identity provider");
+    showIdpUser(oidc, hooks);
+    const getIdpToken = async (): Promise<string> => {
+      const token = await oidc.getAccessToken();
+      if (token === null) return await oidc.signIn();
+      return token;
+    };
+    const brokerUrl = config.brokerUrl.replace(/\/$/, "");
+    const proxy = `${brokerUrl}/proxy`;
+    const held: { session?: SessionCookie } = {};
+    wireButtons(hooks, { oidc, config, getIdpToken, endBrokerState: async () => await held.session?.end() });
+    if (
+      !await ensureLinked({ brokerUrl, getIdpToken, probeUrl: `${proxy}?${config.layerUrl}?f=json`, hooks })
+    ) {
+      return;
+    }
+    held.session = await startSessionCookie({
+      brokerUrl,
+      getIdpToken,
+      onSession: (cookie) =>
+        showLifetime(hooks, {
+          label: "Broker session cookie (HttpOnly, no token inside); the ArcGIS token stays at the broker",
+          expires: cookie.expires,
+          renewAt: cookie.renewAt,
+          renewal: `New session #${cookie.count + 1}`,
+        }),
+      onError: (error) => reportError(hooks, error),
+    });
+    const arcgis = await fetchArcGISUser(getIdpToken);
+    if (arcgis !== undefined) showArcGISUser(arcgis.userId, hooks);
+    setStep(hooks, "layer", "active", "Loading the layers through the broker's proxy (session cookie)…");
+
+    const map = L.map("map", { zoomControl: true }).setView(
+      [config.center[1], config.center[0]],
+      config.zoom,
+    );
+    (map.getContainer() as HTMLElement).style.background = BASEMAP_STYLE.water;
+    const land = await loadLand(config.basemapUrl, config.center);
+    hooks.basemapFeatures = land.features.length;
+    L.geoJSON(land as unknown as GeoJSON.GeoJsonObject, {
+      style: { color: BASEMAP_STYLE.coast, weight: 1, fillColor: BASEMAP_STYLE.land, fillOpacity: 1 },
+      interactive: false,
+    }).addTo(map);
+    map.attributionControl.addAttribution("Natural Earth (offline)");
+
+    if (config.tileServiceUrl !== undefined) {
+      const tiles = tiledMapLayer({ url: config.tileServiceUrl, proxy, opacity: 0.15 });
+      tiles.on("tileload", () => hooks.tilesLoaded++);
+      tiles.on("tileerror", () => hooks.errors.push("A map tile did not load"));
+      tiles.addTo(map);
+    }
+    const trailheads = featureLayer({
+      url: config.layerUrl,
+      proxy,
+      pointToLayer: (_geojson: unknown, latlng: L.LatLng) =>
+        L.circleMarker(latlng, {
+          radius: 6,
+          color: "#ffffff",
+          weight: 1.5,
+          fillColor: "#d9480f",
+          fillOpacity: 1,
+        }),
+    });
+    trailheads.bindPopup((layer: L.Layer) =>
+      popupHtml((layer as L.Layer & { feature: { properties: Record<string, unknown> } }).feature.properties)
+    );
+    map.on("popupopen", () => hooks.popupOpen = true);
+    map.on("popupclose", () => hooks.popupOpen = false);
+    await new Promise<void>((resolve, reject) => {
+      trailheads.once("load", () => resolve());
+      trailheads.once("requesterror", (event: { message?: string }) => reject(new Error(event.message)));
+      trailheads.addTo(map);
+    });
+    mark(hooks, "drawn");
+    let count = 0;
+    let eighth: (L.CircleMarker & { feature?: { properties: Record<string, unknown> } }) | undefined;
+    trailheads.eachFeature((layer: L.Layer) => {
+      count++;
+      const marker = layer as L.CircleMarker & { feature?: { properties: Record<string, unknown> } };
+      if (marker.feature?.properties.OBJECTID === 8) eighth = marker;
+    });
+    hooks.featureCount = count;
+    hooks.queries++;
+    if (eighth?.feature !== undefined) {
+      L.popup({ autoPan: false }).setLatLng(eighth.getLatLng()).setContent(
+        popupHtml(eighth.feature.properties),
+      )
+        .openOn(map);
+    }
+    hooks.ready = true;
+    setStep(hooks, "layer", "done", `${count} features and the tiled layer, with the session cookie`);
+    setStatus(
+      hooks,
+      `Showing ${count} features with Leaflet + esri-leaflet over an offline Natural Earth basemap`,
+    );
+  } catch (error) {
+    reportError(hooks, error);
+  }
+}
+
+void main();
