@@ -89,6 +89,7 @@ const SURFACE: Record<string, readonly string[]> = {
     "createBrokerCache",
     "createMemoryStore",
     "createTieredStore",
+    "formatConfigError",
     "isAtomicKvStore",
     "isBrokerError",
     "parseConfig",
