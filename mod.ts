@@ -56,6 +56,7 @@ export type {
   JwksHealth,
   LinkService,
   Policy,
+  SignedJwt,
   TokenForUrlOptions,
   TokenService,
   TokenVerifier,

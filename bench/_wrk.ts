@@ -99,7 +99,7 @@ export interface WrkOptions {
   threads?: number;
   /** Connections kept open (`-c`). @default 8 */
   connections?: number;
-  /** Run length (`-d`), s. @default 3 */
+  /** Run length (`-d`), whole seconds (rounded: wrk takes no fractions). @default 3 */
   durationSeconds?: number;
   /** Extra request headers (`-H`). @default none */
   headers?: Record<string, string>;
@@ -133,7 +133,7 @@ export async function cleanupWrk(): Promise<void> {
 /** One bounded `wrk` run against `url`. Throws when wrk fails or prints no figures. */
 export async function runWrk(url: string, options: WrkOptions = {}): Promise<WrkResult> {
   const threads = options.threads ?? 2;
-  const duration = options.durationSeconds ?? 3;
+  const duration = Math.max(1, Math.round(options.durationSeconds ?? 3));
   const lua = await _lua();
   const args = ["-t", String(threads), "-c", String(options.connections ?? 8), "-d", `${duration}s`];
   args.push("--timeout", "10s");

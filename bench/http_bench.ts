@@ -15,7 +15,7 @@
  *   broker process's CPU time per request: (auth − none) ÷ (raw − none).
  * - streaming: 200 MB through (b) and (c) while the proxy process's RSS is sampled from `/proc`.
  *
- * Run alone: `deno run -A bench/http_bench.ts [--rounds=3] [--seconds=2] [--only=proxy,fresh,stream]
+ * Run alone: `deno run -A bench/http_bench.ts [--rounds=4] [--seconds=2] [--only=proxy,fresh,stream]
  * [--cpu-prof=<dir>] [--json=<file>]`. With `--cpu-prof`, the broker's process runs with `--cpu-prof` and
  * writes its profile into `<dir>` when stopped.
  *
@@ -122,11 +122,13 @@ export async function startServer(
 
 /** Options of {@link runHttpBench}. */
 export interface HttpBenchOptions {
-  /** Interleaved rounds. @default 3 */
+  /** Interleaved rounds of the proxy arms. @default 4 */
   rounds?: number;
-  /** Length of each proxy wrk run, s. @default 2 */
+  /** Interleaved rounds of the fresh-token arms. @default 3 */
+  freshRounds?: number;
+  /** Length of each proxy wrk run, whole seconds (wrk takes no fractions). @default 2 */
   proxySeconds?: number;
-  /** Upper bound of each fresh-token wrk run, s. @default 2 */
+  /** Upper bound of each fresh-token wrk run, whole seconds. @default 2 */
   freshSeconds?: number;
   /** Distinct tokens per algorithm per fresh-token run. @default 3000 */
   freshTokensPerRun?: number;
@@ -184,8 +186,6 @@ export interface FreshAlgResult {
   cpuUs: Record<FreshArm, number>;
   /** Median over the rounds of (auth − none) ÷ (raw − none), CPU per request. */
   ratio: number;
-  /** The same ratio from wrk's throughput (1/rps), for information. */
-  ratioFromRps: number;
   /** Requests of the `auth` runs, all with a never-seen token. */
   freshRequests: number;
 }
@@ -212,8 +212,12 @@ export interface HttpBenchResult {
     tile: ProxyKindResult;
     /** ArcGIS token calls the upstream answered during the measured proxy runs, per broker request. */
     arcgisTokenCallsPerRequest: number;
+    /** Requests through the broker in the measured proxy runs. */
+    brokerRequests: number;
+    /** IdP JWKS fetches the upstream answered during those runs (the same bearer each request). */
+    jwksFetches: number;
   };
-  fresh?: { seconds: number; tokensPerRun: number; algs: Record<Alg, FreshAlgResult> };
+  fresh?: { seconds: number; rounds: number; tokensPerRun: number; algs: Record<Alg, FreshAlgResult> };
   stream?: { bare: StreamResult; broker: StreamResult };
   loadAverage: { start: string; end: string };
 }
@@ -273,7 +277,8 @@ async function _stream(
 
 /** Runs the Deno HTTP benchmark. */
 export async function runHttpBench(options: HttpBenchOptions = {}): Promise<HttpBenchResult> {
-  const rounds = options.rounds ?? 3;
+  const rounds = options.rounds ?? 4;
+  const freshRounds = options.freshRounds ?? 3;
   const proxySeconds = options.proxySeconds ?? 2;
   const freshSeconds = options.freshSeconds ?? 2;
   const perRun = options.freshTokensPerRun ?? 3000;
@@ -301,7 +306,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
         `${ROOT}bench/token_pool.mjs`,
         issuerOf(upstream.origin),
         AUDIENCE,
-        String(perRun * (rounds + 1)),
+        String(perRun * (freshRounds + 1)),
         jwksFile,
       ],
       stdout: "inherit",
@@ -311,7 +316,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
     const pool = JSON.parse(await Deno.readTextFile(jwksFile)) as { tokens: Record<Alg, string[]> };
     const tokenFile = (alg: Alg, slice: number) => `${dir}/${alg}-${slice}.txt`;
     for (const alg of ALGS) {
-      for (let s = 0; s <= rounds; s++) {
+      for (let s = 0; s <= freshRounds; s++) {
         await Deno.writeTextFile(
           tokenFile(alg, s),
           pool.tokens[alg].slice(s * perRun, (s + 1) * perRun).join("\n") + "\n",
@@ -327,7 +332,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
     );
     servers.push(broker);
     // The proxy's bearer: one ES256 token, sent with every request (a client reuses its token).
-    const bearer = { authorization: `Bearer ${pool.tokens.ES256[perRun * (rounds + 1) - 1]}` };
+    const bearer = { authorization: `Bearer ${pool.tokens.ES256[perRun * (freshRounds + 1) - 1]}` };
     const urls = (path: string): Record<ProxyArm, string> => ({
       direct: `${upstream.origin}${path}`,
       bare: `${bare.origin}/proxy?${upstream.origin}${path}`,
@@ -349,7 +354,10 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
           await runWrk(urls(kind)[arm], { durationSeconds: 1, headers: headersOf(arm) });
         }
       }
-      const statsBefore = await (await fetch(`${upstream.origin}/stats`)).json() as { tokenCalls: number };
+      const statsBefore = await (await fetch(`${upstream.origin}/stats`)).json() as {
+        tokenCalls: number;
+        jwksCalls: number;
+      };
       const out = {} as Record<"small" | "tile", Record<ProxyArm, ArmRun[]>>;
       for (const kind of ["small", "tile"] as const) out[kind] = { direct: [], bare: [], broker: [] };
       let brokerRequests = 0;
@@ -377,7 +385,10 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
           }
         }
       }
-      const statsAfter = await (await fetch(`${upstream.origin}/stats`)).json() as { tokenCalls: number };
+      const statsAfter = await (await fetch(`${upstream.origin}/stats`)).json() as {
+        tokenCalls: number;
+        jwksCalls: number;
+      };
       const summarize = (runs: Record<ProxyArm, ArmRun[]>): ProxyKindResult => {
         const medians = Object.fromEntries(PROXY_ARMS.map((arm) => {
           const list = runs[arm];
@@ -405,13 +416,15 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
         small: summarize(out.small),
         tile: summarize(out.tile),
         arcgisTokenCallsPerRequest: (statsAfter.tokenCalls - statsBefore.tokenCalls) / brokerRequests,
+        brokerRequests,
+        jwksFetches: statsAfter.jwksCalls - statsBefore.jwksCalls,
       };
     }
 
     if (only.has("fresh")) {
       const started = performance.now();
       log(
-        `http bench: fresh tokens, ${rounds} rounds × ${ALGS.length} algorithms × 3 arms × ≤ ${freshSeconds} s`,
+        `http bench: fresh tokens, ${freshRounds} rounds × ${ALGS.length} algorithms × 3 arms × ≤ ${freshSeconds} s`,
       );
       const freshUrl = (arm: FreshArm, alg: Alg) => `${broker.origin}/fresh/${arm}/${alg}`;
       for (const alg of ALGS) {
@@ -431,7 +444,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
       for (const alg of ALGS) {
         algs[alg] = { runs: { none: [], raw: [], auth: [] } } as unknown as FreshAlgResult;
       }
-      for (let round = 0; round < rounds; round++) {
+      for (let round = 0; round < freshRounds; round++) {
         for (const alg of ALGS) {
           for (const arm of _rotate(FRESH_ARMS, round)) {
             const cpu0 = cpuSeconds(broker.pid);
@@ -466,17 +479,11 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
             (r.raw[i].cpuUsPerRequest - r.none[i].cpuUsPerRequest)
           )).toFixed(3),
         );
-        a.ratioFromRps = Number(
-          median(
-            r.auth.map((_, i) =>
-              (1 / r.auth[i].rps - 1 / r.none[i].rps) / (1 / r.raw[i].rps - 1 / r.none[i].rps)
-            ),
-          ).toFixed(3),
-        );
         a.freshRequests = r.auth.reduce((n, x) => n + x.requests, 0);
       }
       result.fresh = {
         seconds: Math.round((performance.now() - started) / 1000),
+        rounds: freshRounds,
         tokensPerRun: perRun,
         algs,
       };
@@ -512,7 +519,7 @@ function _arg(name: string): string | undefined {
 if (import.meta.main) {
   const num = (name: string) => _arg(name) === undefined ? undefined : Number(_arg(name));
   const result = await runHttpBench({
-    ...(num("rounds") === undefined ? {} : { rounds: num("rounds") }),
+    ...(num("rounds") === undefined ? {} : { rounds: num("rounds"), freshRounds: num("rounds") }),
     ...(num("seconds") === undefined ? {} : { proxySeconds: num("seconds"), freshSeconds: num("seconds") }),
     ...(num("tokens") === undefined ? {} : { freshTokensPerRun: num("tokens") }),
     ...(num("stream-mb") === undefined ? {} : { streamMB: num("stream-mb") }),

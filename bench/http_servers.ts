@@ -6,7 +6,8 @@
  * - `upstream`: the small fake upstream: a small JSON answer (`…/MapServer?f=json`), a 1 MiB tile
  *   (`…/MapServer/tile/5/10/12`), a streamed export of `bytes=N` bytes (`…/MapServer/exportLarge`), just enough
  *   of an ArcGIS portal for the broker's app profile (`oauth2/token`, `generateToken`, the server's `rest/info`),
- *   and the IdP's JWKS (`/idp/jwks`, read from `--jwks-file`). Counts the token calls it answers (`/stats`).
+ *   and the IdP's JWKS (`/idp/jwks`, read from `--jwks-file`). Counts the token and JWKS calls it answers
+ *   (`/stats`).
  * - `bare`: a pass-through proxy on the same runtime: `GET /proxy?<url>` → serve, `fetch`, stream back; nothing
  *   else (no checks, no header filtering).
  * - `broker`: the whole broker (`createBroker()` routes on Hono, served with `Deno.serve`) for the upstream, with
@@ -62,6 +63,7 @@ function _upstream(jwksFile: string): (request: Request) => Response {
   tile.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   const chunk = new Uint8Array(STREAM_CHUNK_BYTES).fill(0x42);
   let tokenCalls = 0;
+  let jwksCalls = 0;
   let jwks: string | undefined;
   return function upstream(request: Request): Response {
     const url = new URL(request.url);
@@ -93,6 +95,7 @@ function _upstream(jwksFile: string): (request: Request) => Response {
       });
     }
     if (path === "/idp/jwks") {
+      jwksCalls++;
       jwks ??= JSON.stringify(JSON.parse(Deno.readTextFileSync(jwksFile)).jwks);
       return new Response(jwks, { headers: { "content-type": "application/json" } });
     }
@@ -121,7 +124,7 @@ function _upstream(jwksFile: string): (request: Request) => Response {
         },
       });
     }
-    if (path === "/stats") return Response.json({ tokenCalls });
+    if (path === "/stats") return Response.json({ tokenCalls, jwksCalls });
     return new Response("not found", { status: 404 });
   };
 }

@@ -11,7 +11,9 @@
  * - The Workers bundle: `npx wrangler deploy --dry-run --outdir <tmp>`, the output JS gzipped.
  *
  * Run: `deno task bench` (= `deno run -A bench/run.ts`). Options: `--out=<file>` (default `BENCHMARKS.md`),
- * `--json=<file>` (every raw result, for keeping), `--only=http,workerd,auth,credentials,proxy,bundle`.
+ * `--json=<file>` (every raw result, for keeping), `--only=http,workerd,auth,credentials,proxy,bundle`,
+ * `--compare=<file>` (an earlier `--json` output shown beside each figure; default
+ * `bench/results/before-reshape.json`, the figures before the reshaping of issue 8, when it exists).
  *
  * @module
  */
@@ -553,6 +555,17 @@ function _httpFigures(outcome: Outcome<HttpBenchResult>): Figure[] {
       target: "0",
       pass: d.proxy.arcgisTokenCallsPerRequest === 0,
     });
+    if (d.proxy.jwksFetches !== undefined) {
+      figures.push({
+        group: proxyGroup,
+        name: "IdP JWKS fetches while the broker served the measured proxy runs (one bearer, reused)",
+        value: `${d.proxy.jwksFetches} fetches`,
+        baseline: `${_fmt(d.proxy.brokerRequests)} broker requests`,
+        ratio: "—",
+        target: "— (information)",
+        pass: null,
+      });
+    }
   }
   if (d.stream !== undefined) {
     const s = d.stream;
@@ -842,13 +855,8 @@ interface Runs {
   bundle: Outcome<BundleResult>;
 }
 
-function _markdown(
-  machine: Record<string, string>,
-  loadAfter: string,
-  totalSeconds: number,
-  runs: Runs,
-): string {
-  const figures = [
+function _figures(runs: Runs): Figure[] {
+  return [
     ..._httpFigures(runs.http),
     ..._workerdFigures(runs.workerd),
     ..._credentialsFigures(runs.credentials),
@@ -856,6 +864,48 @@ function _markdown(
     ..._informationOnly(_authFigures(runs.auth), "In-process, for information: IdP token validation"),
     ..._informationOnly(_proxyFigures(runs.proxy), "In-process, for information: proxy"),
   ];
+}
+
+/** An earlier run kept with `--json` (`bench/results/*.json`), shown beside each figure. */
+interface Earlier {
+  label: string;
+  figures: Map<string, Figure>;
+}
+
+async function _earlier(path: string): Promise<Earlier | undefined> {
+  let data: unknown;
+  try {
+    data = JSON.parse(await Deno.readTextFile(path));
+  } catch {
+    return undefined;
+  }
+  const runs = _get(data, "runs") as Partial<Runs> | undefined;
+  if (runs === undefined) return undefined;
+  const missing = { status: "missing", reason: "not in the earlier run" } as const;
+  const full: Runs = {
+    http: runs.http ?? missing,
+    workerd: runs.workerd ?? missing,
+    auth: runs.auth ?? missing,
+    credentials: runs.credentials ?? missing,
+    proxy: runs.proxy ?? missing,
+    bundle: runs.bundle ?? missing,
+  };
+  const commit = String(_get(data, "commit") ?? "?").split(" ")[0];
+  const load = String(_get(data, "machine", "loadAverage") ?? "?").split(" ")[0];
+  return {
+    label: `\`${commit}\` (load ${load})`,
+    figures: new Map(_figures(full).map((f) => [`${f.group}|${f.name}`, f])),
+  };
+}
+
+function _markdown(
+  machine: Record<string, string>,
+  loadAfter: string,
+  totalSeconds: number,
+  runs: Runs,
+  earlier?: Earlier,
+): string {
+  const figures = _figures(runs);
   const withTarget = figures.filter((f) => f.pass !== null);
   const passed = withTarget.filter((f) => f.pass === true).length;
   const unmeasured = figures.filter((f) => f.value.startsWith("not measured")).length;
@@ -884,14 +934,19 @@ function _markdown(
   );
   for (const group of [...new Set(figures.map((f) => f.group))]) {
     out.push(`## ${group}`, "");
-    out.push("| figure | measured | baseline (same run) | ratio | target | result |");
-    out.push("|---|---|---|---|---|---|");
+    const before = earlier === undefined ? "" : ` earlier run, ${earlier.label}: ratio (measured) |`;
+    out.push(`| figure | measured | baseline (same run) | ratio | target | result |${before}`);
+    out.push(`|---|---|---|---|---|---|${earlier === undefined ? "" : "---|"}`);
     for (const f of figures.filter((f) => f.group === group)) {
+      const e = earlier?.figures.get(`${f.group}|${f.name}`);
+      const then = earlier === undefined
+        ? ""
+        : ` ${e === undefined ? "—" : _cell(`${e.ratio} (${e.value})`)} |`;
       out.push(
         `| ${_cell(f.name)} | ${_cell(f.value)} | ${_cell(f.baseline)} | ${_cell(f.ratio)} | ${
           _cell(f.target)
         } | ` +
-          `${_verdict(f.pass)} |`,
+          `${_verdict(f.pass)} |${then}`,
       );
     }
     out.push("");
@@ -1072,14 +1127,8 @@ async function _main(): Promise<void> {
       JSON.stringify({ machine, loadAfter, commit: await _commit(), runs }, null, 2) + "\n",
     );
   }
-  const markdown = _markdown(machine, loadAfter || "unknown", _since(started), {
-    http,
-    workerd,
-    auth,
-    credentials,
-    proxy,
-    bundle,
-  });
+  const earlier = await _earlier(_arg("compare") ?? _path("bench/results/before-reshape.json"));
+  const markdown = _markdown(machine, loadAfter || "unknown", _since(started), runs, earlier);
   await Deno.writeTextFile(outFile, `${markdown}\n`);
   // The repository's `deno fmt --check` covers Markdown too: write the file the way the formatter wants it.
   await _command(Deno.execPath(), ["fmt", "--quiet", outFile]).catch(() => undefined);

@@ -1,8 +1,9 @@
 /**
  * The local demo (`npm run demo`): a real OpenID provider with a demo user, the fake ArcGIS with a secured
- * FeatureLayer, the broker mounted in a Hono app, and two pages that show the layer with the ArcGIS Maps SDK —
- * one registering the broker's credentials with IdentityManager, one going through the broker's proxy with no
- * ArcGIS token in the browser. Everything listens on 127.0.0.1 only.
+ * FeatureLayer and tiled MapServer, the broker mounted in a Hono app, and one page per way in over an offline
+ * Natural Earth basemap: the ArcGIS Maps SDK with `registerToken` and through the broker's proxy, Leaflet with
+ * esri-leaflet and OpenLayers through the proxy with the broker's session cookie. Everything listens on
+ * 127.0.0.1 only.
  *
  *     npm run demo            # or: npx deno run -A examples/demo.ts [--port 8080]
  *
@@ -45,10 +46,16 @@ export async function main(args: readonly string[]): Promise<void> {
   }
   console.log(`
   Open ${stack.pageUrl}
-    registerToken page: sign in as "Demo User" at the local IdP, link the ArcGIS account once (a visible
-    bounce), then the secured layer shows with credentials from the broker.
+    Maps SDK + registerToken: sign in as "Demo User" at the local IdP, link the ArcGIS account once (a visible
+    bounce), then the secured layer shows with credentials from the broker, re-registered before they expire.
   Or  ${stack.proxyPageUrl}
-    proxy page: the same layer through ${stack.brokerUrl}/proxy, with no ArcGIS token in the browser.
+    Maps SDK through ${stack.brokerUrl}/proxy, with no ArcGIS token in the browser.
+  Or  ${stack.leafletPageUrl}
+    Leaflet + esri-leaflet (feature layer and tiled layer) through the proxy with the broker's session cookie.
+  Or  ${stack.openlayersPageUrl}
+    OpenLayers (ArcGIS REST tiles and an EsriJSON source) through the proxy with the session cookie.
+  Every page shows who is signed in, the link bounce as a step, what the browser holds and when it is renewed,
+  and has sign-out (at the IdP too, which tells the broker over the back channel) and unlink buttons.
 
   Local stand-ins: IdP ${stack.idp.issuer}, ArcGIS ${stack.fakeOrigin}
   Broker routes under ${stack.brokerUrl} (health: ${stack.brokerUrl}/health)

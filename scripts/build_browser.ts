@@ -133,10 +133,16 @@ export async function buildBrowser(options: BuildBrowserOptions = {}): Promise<B
       absWorkingDir: decodeURIComponent(ROOT.pathname),
     });
     await Deno.writeTextFile(`${tmp}/${STAMP}`, `${hash}\n`);
-    await Deno.remove(outdir, { recursive: true }).catch((error) => {
-      if (!(error instanceof Deno.errors.NotFound)) throw error;
-    });
-    await Deno.rename(tmp, outdir);
+    // Another process (browser test files run in parallel) may have swapped in the same bundle meanwhile; then
+    // keep it rather than pull it from under the pages it is serving.
+    if (await _readStamp() !== hash) {
+      await Deno.remove(outdir, { recursive: true }).catch((error) => {
+        if (!(error instanceof Deno.errors.NotFound)) throw error;
+      });
+      await Deno.rename(tmp, outdir).catch(async (error) => {
+        if (await _readStamp() !== hash) throw error;
+      });
+    }
   } finally {
     await Deno.remove(tmp, { recursive: true }).catch(() => {});
     await esbuild.stop();

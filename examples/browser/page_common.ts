@@ -185,6 +185,25 @@ export async function signIn(config: PageConfig, hooks: TestHooks): Promise<Oidc
   return oidc;
 }
 
+/** Scale of web-map zoom level 0 (256-pixel tiles at 96 dpi). */
+const WEB_MERCATOR_ZOOM_0_SCALE = 591_657_527.591555;
+
+/**
+ * Resolves to true once an element matching `selector` has a size on screen and contains `text` (bounded by
+ * `timeoutMs`): the SDK's popup opens before its calcite components have drawn anything.
+ */
+async function _rendered(selector: string, text: string, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  while (performance.now() < deadline) {
+    const element = document.querySelector(selector);
+    if (element instanceof HTMLElement && element.offsetHeight > 0 && element.textContent?.includes(text)) {
+      return true;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  return false;
+}
+
 /** The popup of a trailhead, the same in every client. */
 export function popupHtml(attributes: Record<string, unknown>): string {
   const esc = (value: unknown): string =>
@@ -204,33 +223,36 @@ export async function showLayer(config: PageConfig, layer: FeatureLayer, hooks: 
     { default: EsriMap },
     { default: MapView },
     reactiveUtils,
-    { default: GeoJSONLayer },
+    { default: GraphicsLayer },
+    { default: Graphic },
     { default: ColorBackground },
     { loadLand, BASEMAP_STYLE },
   ] = await Promise.all([
     import("@arcgis/core/Map.js"),
     import("@arcgis/core/views/MapView.js"),
     import("@arcgis/core/core/reactiveUtils.js"),
-    import("@arcgis/core/layers/GeoJSONLayer.js"),
+    import("@arcgis/core/layers/GraphicsLayer.js"),
+    import("@arcgis/core/Graphic.js"),
     import("@arcgis/core/webmap/background/ColorBackground.js"),
     import("./basemap.ts"),
   ]);
   mark(hooks, "sdkLoaded");
   const land = await loadLand(config.basemapUrl, config.center);
   hooks.basemapFeatures = land.features.length;
-  const landUrl = URL.createObjectURL(new Blob([JSON.stringify(land)], { type: "application/geo+json" }));
-  const basemap = new GeoJSONLayer({
-    url: landUrl,
+  // A few clipped polygons: graphics on the main thread cost less than a layer that parses in a worker.
+  const landSymbol = {
+    type: "simple-fill" as const,
+    color: BASEMAP_STYLE.land,
+    outline: { color: BASEMAP_STYLE.coast, width: 0.75 },
+  };
+  const basemap = new GraphicsLayer({
     title: "Natural Earth land (offline)",
-    renderer: {
-      type: "simple",
-      symbol: {
-        type: "simple-fill",
-        color: BASEMAP_STYLE.land,
-        outline: { color: BASEMAP_STYLE.coast, width: 0.75 },
-      },
-    },
-    popupEnabled: false,
+    graphics: land.features.map((f) =>
+      new Graphic({
+        geometry: { type: "polygon", rings: f.geometry.coordinates, spatialReference: { wkid: 4326 } },
+        symbol: landSymbol,
+      })
+    ),
   });
   layer.popupTemplate = {
     title: "{NAME}",
@@ -252,10 +274,10 @@ export async function showLayer(config: PageConfig, layer: FeatureLayer, hooks: 
     container: "map",
     map,
     center: config.center,
-    zoom: config.zoom,
+    // No tiled basemap, so no zoom levels: the scale of web-map zoom level `config.zoom`.
+    scale: WEB_MERCATOR_ZOOM_0_SCALE / 2 ** config.zoom,
     spatialReference: { wkid: 3857 },
     background: new ColorBackground({ color: BASEMAP_STYLE.water }),
-    constraints: { snapToZoom: true },
   });
   await view.when();
   mark(hooks, "viewReady");
@@ -280,7 +302,8 @@ export async function showLayer(config: PageConfig, layer: FeatureLayer, hooks: 
   if (graphic?.geometry) {
     await view.openPopup({ features: [graphic], location: graphic.geometry as Point });
     await reactiveUtils.whenOnce(() => view.popup?.visible === true).catch(() => {});
-    hooks.popupOpen = view.popup?.visible === true;
+    hooks.popupOpen = view.popup?.visible === true &&
+      await _rendered(".esri-popup__main-container", "Elevation", 15_000);
   }
   hooks.ready = true;
   setStatus(hooks, `Showing ${n} features of "${layer.title}" over an offline Natural Earth basemap`);

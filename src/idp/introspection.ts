@@ -18,6 +18,7 @@ import type { Deps } from "../deps.ts";
 import { idpUnavailable, invalidToken } from "./_rejection.ts";
 import { discoverEndpoint } from "./discovery.ts";
 import { fetchJson } from "./fetch_json.ts";
+import { signatureParamsOf } from "./jws_verify.ts";
 
 /** Options for {@link createIntrospector}. */
 export interface IntrospectorOptions {
@@ -53,6 +54,24 @@ const _RETRY_AFTER_SECONDS = 5;
 
 /** Lifetime of a client assertion, seconds. */
 const _ASSERTION_TTL_SECONDS = 60;
+
+const _utf8 = new TextEncoder();
+
+const _base64url = (bytes: Uint8Array): string =>
+  btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
+
+/**
+ * A compact JWS of `claims` signed with WebCrypto (an ECDSA signature is already the JWS r || s form). jose's
+ * signing classes would add their weight to the Workers bundle for this one small assertion.
+ */
+async function _signJwt(header: Record<string, unknown>, claims: Record<string, unknown>, key: CryptoKey) {
+  const input = `${_base64url(_utf8.encode(JSON.stringify(header)))}.${
+    _base64url(_utf8.encode(JSON.stringify(claims)))
+  }`;
+  const params = signatureParamsOf(header.alg as string)!;
+  const signature = new Uint8Array(await crypto.subtle.sign(params, key, _utf8.encode(input)));
+  return `${input}.${_base64url(signature)}`;
+}
 
 const _hex = (bytes: ArrayBuffer): string =>
   Array.from(new Uint8Array(bytes), (b) => b.toString(16).padStart(2, "0")).join("");
@@ -180,14 +199,15 @@ class IssuerIntrospector implements Introspector {
     }
     const { key, alg } = await (this.#signingKey ??= this.#importKey());
     const iat = Math.floor(this.#deps.now() / 1000);
-    const assertion = await new jose.SignJWT({ jti: crypto.randomUUID() })
-      .setProtectedHeader({ alg, typ: "JWT" })
-      .setIssuer(clientId)
-      .setSubject(clientId)
-      .setAudience(this.#options.issuer)
-      .setIssuedAt(iat)
-      .setExpirationTime(iat + _ASSERTION_TTL_SECONDS)
-      .sign(key);
+    // RFC 7523 §3: iss and sub are the client, aud the authorization server (its issuer identifier).
+    const assertion = await _signJwt({ alg, typ: "JWT" }, {
+      iss: clientId,
+      sub: clientId,
+      aud: this.#options.issuer,
+      jti: crypto.randomUUID(),
+      iat,
+      exp: iat + _ASSERTION_TTL_SECONDS,
+    }, key);
     form.set("client_id", clientId);
     form.set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
     form.set("client_assertion", assertion);
@@ -208,6 +228,7 @@ class IssuerIntrospector implements Introspector {
       if (typeof jwk.alg !== "string" || jwk.alg.startsWith("HS") || jwk.alg === "none") {
         throw new Error("no asymmetric alg");
       }
+      if (signatureParamsOf(jwk.alg) === undefined) throw new Error("unsupported alg");
       const key = await jose.importJWK(jwk, jwk.alg);
       if (!(key instanceof CryptoKey) || key.type !== "private") throw new Error("not a private key");
       return { key, alg: jwk.alg };

@@ -36,6 +36,11 @@ const _SIGNATURE_PARAMS: Readonly<Record<string, AlgorithmIdentifier | RsaPssPar
   Ed25519: { name: "Ed25519" },
 };
 
+/** The WebCrypto parameters of a JWS algorithm (sign or verify), or `undefined` for one not accepted. */
+export function signatureParamsOf(alg: string): AlgorithmIdentifier | RsaPssParams | EcdsaParams | undefined {
+  return Object.hasOwn(_SIGNATURE_PARAMS, alg) ? _SIGNATURE_PARAMS[alg] : undefined;
+}
+
 /** Length of a JWS ECDSA signature (r || s, RFC 7518 §3.4). */
 const _ECDSA_SIGNATURE_BYTES: Readonly<Record<string, number>> = { ES256: 64, ES384: 96, ES512: 132 };
 
@@ -46,7 +51,7 @@ const _ascii = new TextEncoder();
  * `key.alg`, with `key`. Throws `ERR_INVALID_TOKEN`.
  */
 export async function verifySignature(parts: CompactJwsParts, key: VerificationKey): Promise<void> {
-  const params = Object.hasOwn(_SIGNATURE_PARAMS, key.alg) ? _SIGNATURE_PARAMS[key.alg] : undefined;
+  const params = signatureParamsOf(key.alg);
   if (params === undefined) throw invalidToken("alg_not_allowed", "Unsupported algorithm");
   let cryptoKey = key.cryptoKey;
   if (cryptoKey === undefined) {

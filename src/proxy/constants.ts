@@ -4,18 +4,6 @@
  * @module
  */
 
-/**
- * Path segments that are never proxied, whatever the allowlist says (compared case-insensitively after
- * percent-decoding, anywhere in the path): token minting and administration.
- */
-export const DENIED_SEGMENTS: readonly string[] = ["generatetoken", "oauth2", "tokens", "admin"];
-
-/** Consecutive path segment pairs that are never proxied (case-insensitive): the signed-in user and portal. */
-export const DENIED_SEGMENT_PAIRS: ReadonlyArray<readonly [string, string]> = [
-  ["community", "self"],
-  ["portals", "self"],
-];
-
 /** Request headers forwarded to the upstream (lower case); everything else is dropped. */
 export const FORWARDED_REQUEST_HEADERS: readonly string[] = [
   "accept",

@@ -1,12 +1,13 @@
 /**
- * The built-in deny list no configuration can lift: token-minting and administrative endpoints. A proxied
- * `generateToken` with `serverUrl` would mint a fresh token for the browser; `community/self` and `portals/self`
- * would hand out the identity behind the proxy.
+ * The built-in deny list no configuration can lift: token minting and administration (see `read_operations.ts`,
+ * the one table). A proxied `generateToken` with `serverUrl` would mint a fresh token for the browser;
+ * `community/self` and `portals/self` would hand out the identity behind the proxy; `portals/<id>/update` and
+ * `accounts/…` administer the organization.
  *
  * @module
  */
-import { DENIED_SEGMENT_PAIRS, DENIED_SEGMENTS } from "./constants.ts";
 import { _comparableSegments } from "./_path_segments.ts";
+import { classifyOperation } from "./read_operations.ts";
 
 /** True when `pathname` (normalized) names a denied endpoint, in any case or percent-encoding. */
 export function isDeniedPath(pathname: string): boolean {
@@ -15,11 +16,5 @@ export function isDeniedPath(pathname: string): boolean {
 
 /** {@link isDeniedPath} on segments from `_comparableSegments` (computed once for several checks). */
 export function isDeniedSegments(segments: readonly string[]): boolean {
-  for (let i = 0; i < segments.length; i++) {
-    if (DENIED_SEGMENTS.includes(segments[i])) return true;
-    for (const [first, second] of DENIED_SEGMENT_PAIRS) {
-      if (segments[i] === first && segments[i + 1] === second) return true;
-    }
-  }
-  return false;
+  return classifyOperation(segments).kind === "denied";
 }

@@ -28,15 +28,17 @@ export { checkRequestPolicy, type PolicyDecision } from "./request_policy.ts";
 export { isReplayable, readRequestBody, type RequestBody, upstreamBody } from "./request_body.ts";
 export {
   createUpstreamExchange,
-  createUpstreamForwarder,
-  type ForwardResult,
   type TokenPlacement,
-  tokenPlacement,
   type UpstreamAnswer,
   type UpstreamCall,
   type UpstreamExchange,
-  type UpstreamForwarder,
 } from "./upstream_exchange.ts";
+export {
+  createUpstreamForwarder,
+  type ForwardResult,
+  tokenPlacement,
+  type UpstreamForwarder,
+} from "./upstream_forwarder.ts";
 export { type AnswerOptions, answerUpstream } from "./upstream_answer.ts";
 export { filterFormBytes, filterQueryString, FormFilter, type FormFilterOptions } from "./form_filter.ts";
 export {

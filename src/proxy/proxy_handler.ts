@@ -1,15 +1,19 @@
 /**
- * The proxy: `{mount}/proxy?<targetUrl>` forwarded to ArcGIS with the token injected at the edge.
+ * The proxy: `{mount}/proxy?<targetUrl>` forwarded to ArcGIS with the token injected at the edge, as a pipeline of
+ * five stages, each in its own file: target (`resolve_target.ts`) → policy (`request_policy.ts`) → body
+ * (`request_body.ts`) → upstream (`upstream_forwarder.ts`, one attempt in `upstream_exchange.ts`) → answer
+ * (`upstream_answer.ts`). What a read-only entry forwards is one table, `read_operations.ts`.
  *
  * Error style: {@link ProxyHandler.handle} resolves to the upstream's answer (status, allowlisted headers and the
  * streamed body, or a rewritten redirect) and rejects with a {@link BrokerError} for everything the broker answers
- * itself: refusals (400/403/405/413/429) and upstream failures (502/504). The Hono layer maps the codes. Messages
+ * itself: refusals (400/403/405/413/414/429) and upstream failures (502/504). The Hono layer maps the codes. Messages
  * are generic and never contain the URL, the upstream's error text or a token; no raw cause is attached either
  * (runtime fetch errors quote the URL), only a log entry with the target's origin and a hash.
  *
- * Order of checks: target syntax (400) → allowlist and deny list (403) → method (405) → edit operations, JSONP
- * `callback` and `f=html` in the query (403) → profile (403) → `Content-Length` (413) → rate limit (429) → body
- * checks (small bodies buffered first, so a refused body reaches no one) → token → upstream.
+ * Order of checks: target length (414) and syntax (400: also empty segments and encoded bytes of 0x80 or more) →
+ * allowlist, token minting and administration (403) → method (405) → operations that are not reads on read-only
+ * entries, JSONP `callback` and `f=html` in the query (403) → profile (403) → `Content-Length` (400/413) → rate
+ * limit (429) → body checks (small bodies buffered first, so a refused body reaches no one) → token → upstream.
  *
  * Bodies:
  * - `application/x-www-form-urlencoded` up to `retryMaxBodyBytes` (by `Content-Length`, or read up to that much
@@ -24,15 +28,20 @@
  * - Every streamed body is counted; past `maxBodyBytes` the upstream request is aborted and the answer is 413.
  *
  * Upstream answers pass through with their status, except HTTP 401/407 (a web-tier challenge: the broker's own 401
- * means the IdP bearer) and HTML 5xx pages (they reveal internal host names), which become a generic 502.
+ * means the IdP bearer) and every 5xx (their text can reveal internal host names), which become a generic 502
+ * (504 for an upstream 504).
  *
- * Auth errors: HTTP 498/499, or a `{"error":{"code":498|499}}` body, whatever the content type. A body whose
- * declared `Content-Length` exceeds the 8 KiB window cannot be one and is passed on untouched (the runtime's own
- * stream: tiles and exports cost nothing extra); a smaller declared one is read whole; one of unknown length is
- * peeked at (see `auth_error_peek.ts`). A small body read whole has our token redacted should it echo it. The token
- * is refreshed with `forceRefresh` and the rejected token, and requests without a body or with a buffered form body
- * are sent once more; the second answer is passed on as received, whatever it is. Other requests get the first
- * answer as received.
+ * Auth errors: HTTP 498/499, or a `{"error":{"code":498|499}}` body, whatever the content type, except for raw
+ * content (item data and files, attachments), which is never parsed. A body whose declared `Content-Length` exceeds
+ * the 8 KiB window cannot be one and is passed on untouched (the runtime's own stream: tiles and exports cost
+ * nothing extra); a smaller declared one is read whole; one of unknown length is peeked at (see
+ * `auth_error_peek.ts`). The token is refreshed with one call (`forceRefresh` and the rejected token), and requests
+ * without a body or with a buffered form body are sent once more. A 498/499 that survives, or that cannot be
+ * retried, is answered 502: relayed, it would open the Maps SDK's sign-in dialog.
+ *
+ * Our token never comes back: a body read whole is always redacted; when the token travels in the query or a form
+ * (`tokenIn: "query"`; never for API keys, which go only in the header), every body is redacted as it streams and
+ * every returned header too (`token_redaction.ts`).
  *
  * `fetchTimeoutMs` bounds the time until the upstream's response headers and the peek at its body; a streaming body
  * is not cut off. The upstream request is aborted when the caller's request signal aborts (client gone), checked
@@ -55,10 +64,10 @@ import {
 } from "./request_policy.ts";
 import { resolveTarget } from "./resolve_target.ts";
 import { answerUpstream } from "./upstream_answer.ts";
-import { createUpstreamForwarder, type ProxyTokenSource, tokenPlacement } from "./upstream_exchange.ts";
+import { createUpstreamForwarder, type ProxyTokenSource, tokenPlacement } from "./upstream_forwarder.ts";
 
 export { type ProxyRateLimiter, proxyRateLimitKey, type ProxyRequestContext } from "./request_policy.ts";
-export type { ProxyTokenSource } from "./upstream_exchange.ts";
+export type { ProxyTokenSource } from "./upstream_forwarder.ts";
 
 /** The part of the broker config the proxy reads. */
 export interface ProxyHandlerConfig {

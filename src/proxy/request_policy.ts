@@ -10,7 +10,7 @@ import { BrokerError } from "../errors.ts";
 import { chooseProxyProfile } from "../policy/profile_choice.ts";
 import type { Identity } from "../types.ts";
 import { _notAllowed, type _ProxySettings, _sha256Hex } from "./_proxy_settings.ts";
-import { classifyOperation, type OperationClass } from "./read_operations.ts";
+import type { OperationClass } from "./read_operations.ts";
 import { filterQueryString } from "./form_filter.ts";
 import type { ResolvedTarget } from "./resolve_target.ts";
 
@@ -97,21 +97,10 @@ export async function checkRequestPolicy(
   target: ResolvedTarget,
   options: { context: ProxyRequestContext; settings: _ProxySettings; checkRate: _RateCheck | undefined },
 ): Promise<PolicyDecision> {
-  const { entry, segments } = target;
+  const { entry, operation } = target;
   const method = request.method.toUpperCase();
   if (!(entry.methods as readonly string[]).includes(method)) {
     throw new BrokerError("ERR_METHOD_NOT_ALLOWED", "Method not allowed for this proxy target");
-  }
-  const operation = classifyOperation(segments);
-  const named = { resourceType: operation.type, operation: operation.operation };
-  if (operation.kind === "denied") {
-    await options.settings.logTarget(
-      "info",
-      "Proxy operation refused: token minting or administration",
-      target.url,
-      named,
-    );
-    throw _notAllowed("Proxy request not allowed");
   }
   if (!entry.allowEdits && !_isRead(operation, method)) {
     await options.settings.logTarget(
@@ -119,7 +108,8 @@ export async function checkRequestPolicy(
       "Proxy operation refused: not a read and the entry is read-only",
       target.url,
       {
-        ...named,
+        resourceType: operation.type,
+        operation: operation.operation,
         method,
       },
     );

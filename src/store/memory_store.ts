@@ -31,37 +31,39 @@ interface _Entry {
   expiresAtMs: number;
 }
 
-const _NAMESPACES: ReadonlySet<string> = new Set(Object.values(KEY_NAMESPACES));
-
-/** The partition of `key`: its namespace when it is one of the broker's, else "" (all other keys). */
-function _partitionOf(key: string): string {
-  if (!key.startsWith(KEY_PREFIX)) return "";
-  const end = key.indexOf(":", KEY_PREFIX.length);
-  const namespace = end === -1 ? "" : key.slice(KEY_PREFIX.length, end);
-  return _NAMESPACES.has(namespace) ? namespace : "";
-}
-
 class MemoryStore implements AtomicKvStore {
   readonly #now: () => number;
-  readonly #maxEntries: number;
-  /** One LRU per partition, created on first write (a fixed, small set: the known namespaces and ""). */
-  readonly #partitions = new Map<string, Lru<string, _Entry>>();
+  /** One LRU per broker namespace, with the `<namespace>:` text that follows the key prefix. */
+  readonly #namespaces: readonly { head: string; entries: Lru<string, _Entry> }[];
+  /** The LRU of every other key. */
+  readonly #other: Lru<string, _Entry>;
 
   constructor(now: () => number, maxEntries: number) {
     this.#now = now;
-    this.#maxEntries = maxEntries;
+    this.#namespaces = Object.values(KEY_NAMESPACES).map((namespace) => ({
+      head: `${namespace}:`,
+      entries: createLru(maxEntries),
+    }));
+    this.#other = createLru(maxEntries);
   }
 
-  #partition(key: string): Lru<string, _Entry> | undefined {
-    return this.#partitions.get(_partitionOf(key));
+  /** The LRU of `key`: its namespace's when it is one of the broker's (`atb:v1:<namespace>:…`), else the other. */
+  #partition(key: string): Lru<string, _Entry> {
+    // Compared in place (no slice): this runs on every read of the hot path.
+    if (key.startsWith(KEY_PREFIX)) {
+      for (const namespace of this.#namespaces) {
+        if (key.startsWith(namespace.head, KEY_PREFIX.length)) return namespace.entries;
+      }
+    }
+    return this.#other;
   }
 
   #read(key: string): string | null {
     const entries = this.#partition(key);
-    const entry = entries?.get(key);
+    const entry = entries.get(key);
     if (entry === undefined) return null;
     if (this.#now() >= entry.expiresAtMs) {
-      entries!.delete(key);
+      entries.delete(key);
       return null;
     }
     return entry.value;
@@ -69,13 +71,7 @@ class MemoryStore implements AtomicKvStore {
 
   #write(key: string, value: string, options: KvSetOptions): void {
     const ttlSeconds = normalizeTtlSeconds(options.ttlSeconds);
-    const name = _partitionOf(key);
-    let entries = this.#partitions.get(name);
-    if (entries === undefined) {
-      entries = createLru(this.#maxEntries);
-      this.#partitions.set(name, entries);
-    }
-    entries.set(key, { value, expiresAtMs: this.#now() + ttlSeconds * 1000 });
+    this.#partition(key).set(key, { value, expiresAtMs: this.#now() + ttlSeconds * 1000 });
   }
 
   get(key: string): Promise<string | null> {
@@ -92,13 +88,13 @@ class MemoryStore implements AtomicKvStore {
   }
 
   delete(key: string): Promise<void> {
-    this.#partition(key)?.delete(key);
+    this.#partition(key).delete(key);
     return Promise.resolve();
   }
 
   take(key: string): Promise<string | null> {
     const value = this.#read(key);
-    this.#partition(key)?.delete(key);
+    this.#partition(key).delete(key);
     return Promise.resolve(value);
   }
 

@@ -33,7 +33,7 @@ const TOKEN_MINUTES = 5;
 /** How far the clocks jump to get past the first token's expiry. */
 const JUMP_MS = (TOKEN_MINUTES * 60 + 30) * 1000;
 /** Bound on one page load (sign-in, link bounce, SDK, map). */
-const PAGE_TIMEOUT_MS = 60_000;
+const PAGE_TIMEOUT_MS = 120_000;
 
 /** A clock the broker and the fake ArcGIS share; tests move it forward instead of sleeping. */
 function createTestClock(): { now: () => number; advance(ms: number): void } {
@@ -125,7 +125,7 @@ Deno.test({
             navigations.push(url.origin + url.pathname);
           }
         });
-        await page.goto(local.pageUrl);
+        await page.goto(local.pageUrl, { waitUntil: "commit" });
         const hooks = await waitForPage(page, { loginSub: DEMO_IDP_USER.sub, timeoutMs: PAGE_TIMEOUT_MS });
         assert.deepEqual(hooks.errors, []);
         assert.equal(hooks.ready, true);
@@ -194,7 +194,7 @@ Deno.test({
         const page = await context.newPage();
         const traffic = recordTraffic(page);
         try {
-          await page.goto(local.proxyPageUrl);
+          await page.goto(local.proxyPageUrl, { waitUntil: "commit" });
           const hooks = await waitForPage(page, { loginSub: DEMO_IDP_USER.sub, timeoutMs: PAGE_TIMEOUT_MS });
           assert.deepEqual(hooks.errors, []);
           assert.equal(hooks.featureCount, 36);
@@ -239,7 +239,7 @@ Deno.test({
       async () => {
         const context = await launched.newContext();
         const page = await context.newPage();
-        await page.goto(online.pageUrl);
+        await page.goto(online.pageUrl, { waitUntil: "commit" });
         const hooks = await waitForPage(page, { loginSub: DEMO_IDP_USER.sub, timeoutMs: PAGE_TIMEOUT_MS });
         assert.deepEqual(hooks.errors, []);
         assert.equal(hooks.featureCount, 36);
@@ -265,7 +265,7 @@ Deno.test({
         const page = await context.newPage();
         const traffic = recordTraffic(page);
         try {
-          await page.goto(online.proxyPageUrl);
+          await page.goto(online.proxyPageUrl, { waitUntil: "commit" });
           const hooks = await waitForPage(page, { loginSub: DEMO_IDP_USER.sub, timeoutMs: PAGE_TIMEOUT_MS });
           assert.deepEqual(hooks.errors, []);
           assert.equal(hooks.featureCount, 36);

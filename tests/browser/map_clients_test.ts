@@ -28,7 +28,7 @@ import { type Exchange, findLeaks, recordTraffic } from "./_traffic.ts";
 
 const OUT_DIR = decodeURIComponent(new URL("../../out/browser/", import.meta.url).pathname);
 /** Bound on one page load (sign-in, link bounce, map). */
-const PAGE_TIMEOUT_MS = 60_000;
+const PAGE_TIMEOUT_MS = 120_000;
 
 async function screenshot(page: Page, name: string): Promise<string> {
   await Deno.mkdir(OUT_DIR, { recursive: true });
@@ -48,7 +48,7 @@ async function visit(context: BrowserContext, url: string): Promise<Visit> {
   const page = await context.newPage();
   const traffic = recordTraffic(page);
   try {
-    await page.goto(url);
+    await page.goto(url, { waitUntil: "commit" });
     const hooks = await waitForPage(page, { loginSub: DEMO_IDP_USER.sub, timeoutMs: PAGE_TIMEOUT_MS });
     return { page, hooks, exchanges: traffic.exchanges };
   } finally {
