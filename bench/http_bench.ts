@@ -219,6 +219,8 @@ export interface HttpBenchResult {
   };
   fresh?: { seconds: number; rounds: number; tokensPerRun: number; algs: Record<Alg, FreshAlgResult> };
   stream?: { bare: StreamResult; broker: StreamResult };
+  /** Why the streaming figure is missing, when it failed (the other figures stay). */
+  streamError?: string;
   loadAverage: { start: string; end: string };
 }
 
@@ -258,6 +260,9 @@ async function _stream(
   let received = 0;
   try {
     const response = await fetch(url, { headers });
+    if (response.status !== 200) {
+      throw new Error(`${url} answered ${response.status}: ${(await response.text()).slice(0, 200)}`);
+    }
     for await (const chunk of response.body!) received += chunk.length;
   } finally {
     clearInterval(timer);
@@ -490,17 +495,21 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
     }
 
     if (only.has("stream")) {
-      const mb = options.streamMB ?? 200;
-      log(`http bench: streaming ${mb} MB through (b) and (c)`);
-      const path = (bytes: number) => `${SERVICE_PATH}/exportLarge?bytes=${bytes}`;
-      const warm = 32 * 1024 * 1024;
-      await _stream(urls(path(warm)).bare, bare.pid, warm, {});
-      await _stream(urls(path(warm)).broker, broker.pid, warm, bearer);
-      const total = mb * 1024 * 1024;
-      result.stream = {
-        bare: await _stream(urls(path(total)).bare, bare.pid, total, {}),
-        broker: await _stream(urls(path(total)).broker, broker.pid, total, bearer),
-      };
+      try {
+        const mb = options.streamMB ?? 200;
+        log(`http bench: streaming ${mb} MB through (b) and (c)`);
+        const path = (bytes: number) => `${SERVICE_PATH}/export?bytes=${bytes}&f=image`;
+        const warm = 32 * 1024 * 1024;
+        await _stream(urls(path(warm)).bare, bare.pid, warm, {});
+        await _stream(urls(path(warm)).broker, broker.pid, warm, bearer);
+        const total = mb * 1024 * 1024;
+        result.stream = {
+          bare: await _stream(urls(path(total)).bare, bare.pid, total, {}),
+          broker: await _stream(urls(path(total)).broker, broker.pid, total, bearer),
+        };
+      } catch (error) {
+        result.streamError = String(error instanceof Error ? error.message : error);
+      }
     }
   } finally {
     for (const server of servers.reverse()) await server.stop();

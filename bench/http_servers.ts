@@ -4,7 +4,7 @@
  * and exits on SIGTERM or SIGINT (cleanly, so that `--cpu-prof` writes its profile).
  *
  * - `upstream`: the small fake upstream: a small JSON answer (`…/MapServer?f=json`), a 1 MiB tile
- *   (`…/MapServer/tile/5/10/12`), a streamed export of `bytes=N` bytes (`…/MapServer/exportLarge`), just enough
+ *   (`…/MapServer/tile/5/10/12`), a streamed export of `bytes=N` bytes (`…/MapServer/export`), just enough
  *   of an ArcGIS portal for the broker's app profile (`oauth2/token`, `generateToken`, the server's `rest/info`),
  *   and the IdP's JWKS (`/idp/jwks`, read from `--jwks-file`). Counts the token and JWKS calls it answers
  *   (`/stats`).
@@ -76,7 +76,7 @@ function _upstream(jwksFile: string): (request: Request) => Response {
     if (path === SERVICE_PATH) {
       return new Response(small, { headers: { "content-type": "application/json; charset=utf-8" } });
     }
-    if (path === `${SERVICE_PATH}/exportLarge`) {
+    if (path === `${SERVICE_PATH}/export`) {
       const total = Number(url.searchParams.get("bytes"));
       let sent = 0;
       const body = new ReadableStream<Uint8Array>({

@@ -12,8 +12,10 @@
  *
  * Run: `deno task bench` (= `deno run -A bench/run.ts`). Options: `--out=<file>` (default `BENCHMARKS.md`),
  * `--json=<file>` (every raw result, for keeping), `--only=http,workerd,auth,credentials,proxy,bundle`,
+ * `--from=<file>` (no run: BENCHMARKS.md again from a `--json` output),
  * `--compare=<file>` (an earlier `--json` output shown beside each figure; default
- * `bench/results/before-reshape.json`, the figures before the reshaping of issue 8, when it exists).
+ * `bench/results/before-reshape-rerun.json`, else `before-reshape.json`: the figures before the reshaping of
+ * issue 8, when they exist).
  *
  * @module
  */
@@ -567,6 +569,9 @@ function _httpFigures(outcome: Outcome<HttpBenchResult>): Figure[] {
       });
     }
   }
+  if (d.streamError !== undefined) {
+    figures.push(_notMeasured(proxyGroup, "memory while streaming", "flat", d.streamError));
+  }
   if (d.stream !== undefined) {
     const s = d.stream;
     figures.push({
@@ -961,6 +966,12 @@ function _markdown(
     "  real process on 127.0.0.1, stopped by PID. Throughput and latency are wrk's; CPU per request is the serving",
     "  process's user + system time (`/proc/<pid>/stat`) over the run divided by the requests wrk completed.",
   );
+  if (earlier !== undefined) {
+    out.push(
+      `- **Earlier run** (last column): the same figure from ${earlier.label}, kept under \`bench/results/\`,`,
+      "  measured the same way: the state before the reshaping of issue 8, for comparing before and after.",
+    );
+  }
   out.push(
     `- **Proxy over HTTP on Deno** (\`bench/http_bench.ts\`, ${_how(runs.http)}). ${http?.setup ?? ""}`,
     "  (a) direct to a small fake upstream (`bench/http_servers.ts`), (b) a bare pass-through proxy on the same",
@@ -1060,6 +1071,13 @@ async function _main(): Promise<void> {
   const wanted = (name: string) => only === undefined || only.includes(name);
   const skipped = { status: "missing", reason: "skipped (--only)" } as const;
   const outFile = _arg("out") ?? _path("BENCHMARKS.md");
+  const from = _arg("from");
+  if (from !== undefined) {
+    // Only the rendering: BENCHMARKS.md again from a run kept with --json.
+    const kept = JSON.parse(await Deno.readTextFile(from));
+    await _render({ ...kept, seconds: Number(kept.seconds ?? NaN) }, outFile);
+    return;
+  }
   const started = performance.now();
   const machine = await _machine();
   console.error(`bench: ${machine.nproc} CPUs, Deno ${Deno.version.deno}, load ${machine.loadAverage}`);
@@ -1111,7 +1129,7 @@ async function _main(): Promise<void> {
       _runExternal(
         "bench/proxy_bench.ts",
         "runProxyBench",
-        () => ["--rounds=1", "--small=1000", "--tiles=60", "--stream-mb=100"],
+        () => ["--rounds=1", "--small=500", "--tiles=30", "--stream-mb=50"],
       ),
   );
   const bundle = await step("bundle", _runBundle);
@@ -1120,22 +1138,32 @@ async function _main(): Promise<void> {
     " ",
   );
   const runs: Runs = { http, workerd, auth, credentials, proxy, bundle };
+  const seconds = _since(started);
   const jsonOut = _arg("json");
   if (jsonOut !== undefined) {
     await Deno.writeTextFile(
       jsonOut,
-      JSON.stringify({ machine, loadAfter, commit: await _commit(), runs }, null, 2) + "\n",
+      JSON.stringify({ machine, loadAfter, seconds, commit: await _commit(), runs }, null, 2) + "\n",
     );
   }
-  const earlier = await _earlier(_arg("compare") ?? _path("bench/results/before-reshape.json"));
-  const markdown = _markdown(machine, loadAfter || "unknown", _since(started), runs, earlier);
+  await _render({ machine, loadAfter: loadAfter || "unknown", seconds, runs }, outFile);
+}
+
+/** Writes `BENCHMARKS.md` (or `outFile`) from the results of one run, and prints its summary. */
+async function _render(
+  run: { machine: Record<string, string>; loadAfter: string; seconds: number; runs: Runs },
+  outFile: string,
+): Promise<void> {
+  const earlier = await _earlier(_arg("compare") ?? _path("bench/results/before-reshape-rerun.json")) ??
+    await _earlier(_path("bench/results/before-reshape.json"));
+  const markdown = _markdown(run.machine, run.loadAfter, run.seconds, run.runs, earlier);
   await Deno.writeTextFile(outFile, `${markdown}\n`);
   // The repository's `deno fmt --check` covers Markdown too: write the file the way the formatter wants it.
   await _command(Deno.execPath(), ["fmt", "--quiet", outFile]).catch(() => undefined);
   const summary = markdown.slice(0, markdown.indexOf("## How each")).split("\n")
     .filter((line) => /^(## |\| |\*\*)/.test(line) && !line.includes("---"));
   console.log(summary.join("\n"));
-  console.error(`bench: wrote ${outFile} in ${_since(started)} s`);
+  console.error(`bench: wrote ${outFile}`);
 }
 
 if (import.meta.main) await _main();
