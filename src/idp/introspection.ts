@@ -19,6 +19,7 @@ import { idpUnavailable, invalidToken } from "./_rejection.ts";
 import { discoverEndpoint } from "./discovery.ts";
 import { fetchJson } from "./fetch_json.ts";
 import { signatureParamsOf } from "./jws_verify.ts";
+import { encodeBase64url } from "../util/bytes.ts";
 
 /** Options for {@link createIntrospector}. */
 export interface IntrospectorOptions {
@@ -57,20 +58,17 @@ const _ASSERTION_TTL_SECONDS = 60;
 
 const _utf8 = new TextEncoder();
 
-const _base64url = (bytes: Uint8Array): string =>
-  btoa(String.fromCharCode(...bytes)).replaceAll("+", "-").replaceAll("/", "_").replace(/=+$/, "");
-
 /**
  * A compact JWS of `claims` signed with WebCrypto (an ECDSA signature is already the JWS r || s form). jose's
  * signing classes would add their weight to the Workers bundle for this one small assertion.
  */
 async function _signJwt(header: Record<string, unknown>, claims: Record<string, unknown>, key: CryptoKey) {
-  const input = `${_base64url(_utf8.encode(JSON.stringify(header)))}.${
-    _base64url(_utf8.encode(JSON.stringify(claims)))
+  const input = `${encodeBase64url(_utf8.encode(JSON.stringify(header)))}.${
+    encodeBase64url(_utf8.encode(JSON.stringify(claims)))
   }`;
   const params = signatureParamsOf(header.alg as string)!;
   const signature = new Uint8Array(await crypto.subtle.sign(params, key, _utf8.encode(input)));
-  return `${input}.${_base64url(signature)}`;
+  return `${input}.${encodeBase64url(signature)}`;
 }
 
 const _hex = (bytes: ArrayBuffer): string =>

@@ -9,6 +9,7 @@ import type { LogFn } from "../deps.ts";
 import { BrokerError } from "../errors.ts";
 import type { Allowlist } from "./allowlist.ts";
 import { LOG_HASH_HEX_CHARS } from "./constants.ts";
+import { createTokenRedactor, type TokenRedactor } from "./token_redaction.ts";
 
 /** Logs an event about a target: its origin and a short hash, never the URL itself. Never rejects. */
 export type _TargetLogger = (
@@ -30,6 +31,17 @@ export interface _ProxySettings {
   logTarget: _TargetLogger;
   /** Profiles whose tokens travel only in the header, whatever an entry's `tokenIn` (API keys). */
   headerOnlyProfiles: ReadonlySet<string>;
+  /** The redactor of a token; the handler keeps the last one, as most requests use the same token. */
+  redactorFor(token: string): TokenRedactor;
+}
+
+/** A {@link _ProxySettings.redactorFor} that remembers the redactor of the last token (per handler). */
+export function _createRedactorCache(): (token: string) => TokenRedactor {
+  let last: { token: string; redactor: TokenRedactor } | undefined;
+  return function redactorFor(token) {
+    if (last?.token !== token) last = { token, redactor: createTokenRedactor(token) };
+    return last.redactor;
+  };
 }
 
 const _encoder = new TextEncoder();

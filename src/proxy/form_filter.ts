@@ -10,6 +10,7 @@
  * @module
  */
 import { BrokerError } from "../errors.ts";
+import { concatBytes } from "../util/bytes.ts";
 import { FORM_F_VALUE_MAX_BYTES, FORM_NAME_MAX_BYTES } from "./constants.ts";
 import { _lenientPercentDecode } from "./_path_segments.ts";
 
@@ -153,14 +154,7 @@ export class FormFilter {
       this.#out = [];
       return only;
     }
-    let length = 0;
-    for (const part of this.#out) length += part.length;
-    const joined = new Uint8Array(length);
-    let offset = 0;
-    for (const part of this.#out) {
-      joined.set(part, offset);
-      offset += part.length;
-    }
+    const joined = concatBytes(this.#out);
     this.#out = [];
     return joined;
   }

@@ -52,7 +52,7 @@
  */
 import type { ProxyConfig } from "../config/types.ts";
 import type { Deps } from "../deps.ts";
-import { _createTargetLogger, type _ProxySettings } from "./_proxy_settings.ts";
+import { _createRedactorCache, _createTargetLogger, type _ProxySettings } from "./_proxy_settings.ts";
 import { createAllowlist } from "./allowlist.ts";
 import { DEFAULT_RATE_LIMIT_RETRY_AFTER_SECONDS } from "./constants.ts";
 import { readRequestBody } from "./request_body.ts";
@@ -120,6 +120,7 @@ export function createProxyHandler(
     allowInsecureLoopback: config.allowInsecureLoopback === true,
     logTarget: _createTargetLogger(deps.log),
     headerOnlyProfiles: new Set(config.headerOnlyProfiles ?? []),
+    redactorFor: _createRedactorCache(),
   };
   const retryAfterSeconds = options.rateLimitRetryAfterSeconds ?? DEFAULT_RATE_LIMIT_RETRY_AFTER_SECONDS;
   const checkRate = _createRateCheck(options.rateLimit, retryAfterSeconds);

@@ -11,7 +11,6 @@ import { _badGateway, _discard, type _ProxySettings } from "./_proxy_settings.ts
 import { PROXIED_CONTENT_SECURITY_POLICY } from "./constants.ts";
 import { privateCacheControl, returnResponseHeaderRecord } from "./header_filter.ts";
 import { rewriteRedirect } from "./redirect_rewrite.ts";
-import { createTokenRedactor } from "./token_redaction.ts";
 import type { TokenPlacement, UpstreamAnswer } from "./upstream_exchange.ts";
 
 /** What the answer stage needs besides the upstream answer. */
@@ -35,7 +34,7 @@ export async function answerUpstream(
   const { response } = answer;
   const { url } = options;
   const { logTarget } = settings;
-  const redactor = createTokenRedactor(options.token);
+  const redactor = settings.redactorFor(options.token);
   if (answer.location !== undefined) {
     const rewritten = rewriteRedirect(answer.location, url, {
       allowlist: settings.allowlist,

@@ -76,10 +76,19 @@ export function createUpstreamForwarder(
       await logTarget("info", "Upstream refused the token; refreshing it and retrying once", url, {
         arcgisCode: code,
       });
-      token = await tokens(identity, decision.profile, url, {
+      const refreshed = await tokens(identity, decision.profile, url, {
         forceRefresh: true,
         rejectedToken: token.token,
       });
+      if (refreshed.token === token.token) {
+        // The token service kept the refused token (younger than arcgis.forcedRefreshFloorSeconds): sending it
+        // again would only repeat the refusal.
+        await logTarget("warn", "Upstream refused a token too young to replace; not retried", url, {
+          arcgisCode: code,
+        });
+        throw _badGateway("Upstream refused the token");
+      }
+      token = refreshed;
       answer = await exchange(call, token);
       code = _authError(answer);
       attempt = 1;

@@ -22,6 +22,7 @@ import { BrokerError } from "../errors.ts";
 import type { KvStore } from "../store/kv_store.ts";
 import type { Sealer } from "../store/sealer.ts";
 import type { Identity } from "../types.ts";
+import { encodeBase64url } from "../util/bytes.ts";
 import {
   DEFAULT_SESSION_MAX_SECONDS,
   ENDED_SESSION_NAMESPACE,
@@ -122,10 +123,7 @@ const _payloadSchema = z.object({
 });
 
 function _randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(18));
-  let binary = "";
-  for (const b of bytes) binary += String.fromCharCode(b);
-  return btoa(binary).replaceAll("+", "-").replaceAll("/", "_");
+  return encodeBase64url(crypto.getRandomValues(new Uint8Array(18)));
 }
 
 function _deepFreeze<T>(value: T): T {

@@ -6,6 +6,7 @@
  */
 import type { FakeRecordedFile, FakeRequestRecord, FakeTokenSource } from "./types.ts";
 import { crc32, hex32 } from "./_util.ts";
+import { concatBytes } from "../util/bytes.ts";
 
 /** The parsed pieces of a request. */
 export interface _ReadRequest {
@@ -108,12 +109,7 @@ export async function readRequest(
         reader.releaseLock();
       }
       if (keptBytes !== Infinity) {
-        rawBody = new Uint8Array(keptBytes);
-        let offset = 0;
-        for (const part of kept) {
-          rawBody.set(part, offset);
-          offset += part.length;
-        }
+        rawBody = concatBytes(kept);
       }
       if (bodyBytes === 0) bodyKind = "none";
     }

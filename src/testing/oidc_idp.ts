@@ -17,6 +17,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import * as jose from "jose";
+import { concatBytes } from "../util/bytes.ts";
 
 /** Signing algorithms the test IdP can use. */
 export type OidcIdpAlgorithm = "RS256" | "PS256" | "ES256" | "ES384" | "EdDSA";
@@ -370,13 +371,7 @@ async function _readForm(req: IncomingMessage): Promise<URLSearchParams> {
     if (size > _MAX_FORM_BYTES) throw new Error("Form too large");
     chunks.push(bytes);
   }
-  const body = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    body.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new URLSearchParams(new TextDecoder().decode(body));
+  return new URLSearchParams(new TextDecoder().decode(concatBytes(chunks)));
 }
 
 function _send(res: ServerResponse, status: number, contentType: string, body: string): void {

@@ -60,6 +60,8 @@ export interface SetupOptions {
   fetch?: typeof fetch;
   rateLimit?: ProxyHandlerOptions["rateLimit"];
   allowInsecureLoopback?: boolean;
+  /** A forced refresh hands back the refused token (as the token service does under its refresh floor). */
+  keepRejected?: boolean;
 }
 
 /** What {@link setup} returns. */
@@ -104,7 +106,7 @@ export function setup(options: SetupOptions = {}): Harness {
         tokenCalls.push({ profile, url: url.href, options: opts });
         if (opts.forceRefresh === true) {
           if (opts.rejectedToken !== current) throw new Error("rejectedToken is not the token that was sent");
-          current = mint();
+          if (options.keepRejected !== true) current = mint();
         }
         const token: UpstreamToken = { token: current, expires: START_MS + 3_600_000, profile };
         if (options.referer !== undefined) token.referer = options.referer;

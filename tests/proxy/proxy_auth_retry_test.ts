@@ -92,6 +92,22 @@ Deno.test("proxy: a second 498 is a 502 (never relayed to open the SDK's sign-in
   );
 });
 
+Deno.test("proxy: a 498 for a token the refresh floor keeps is a 502 with no second upstream request", async () => {
+  const h = setup({ keepRejected: true });
+  const first = h.token();
+  h.fake.injectFailure({
+    match: "FeatureServer/layer",
+    mode: { kind: "status", status: 200, body: SPACED_498 },
+    times: 1,
+  });
+  const error = await rejectsWith(() => h.call(`${LAYER}?f=json`));
+  assert.equal(error.code, "ERR_ARCGIS_BAD_GATEWAY");
+  assert.equal(h.fake.requests.length, 1);
+  assert.equal(h.tokenCalls.length, 2);
+  assert.deepEqual(h.tokenCalls[1].options, { forceRefresh: true, rejectedToken: first });
+  assert.ok(h.logs.some((l) => l.msg === "Upstream refused a token too young to replace; not retried"));
+});
+
 Deno.test("proxy: an HTTP 499 on a request that cannot be replayed is a 502 at once", async () => {
   const h = setup({ fake: { statusMirrorsErrorCode: true } });
   h.fake.injectFailure({
