@@ -203,9 +203,9 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
   },
   "arcgis.servers": {
     doc:
-      "Federated ArcGIS Server roots (`https://host/server`); on ArcGIS Online also list the hosted root " +
-      "`https://servicesN.arcgis.com/<orgId>/arcgis`, so `/credentials` registers a token for it (the Maps SDK " +
-      "otherwise asks the portal's `generateToken` for it and can hang)",
+      "Federated ArcGIS Server roots (`https://host/server`); on ArcGIS Online the hosted root " +
+      "(`https://servicesN.arcgis.com/<orgId>/arcgis`) is optional: listed, `/credentials` registers the portal " +
+      "token for it and saves the Maps SDK's own `generateToken(serverUrl)` call",
   },
   "arcgis.fetchTimeoutMs": { doc: "Timeout of ArcGIS token calls" },
   "arcgis.allowInsecureLoopback": {

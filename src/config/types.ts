@@ -138,9 +138,9 @@ export interface ArcGISConfig {
    */
   orgId?: string;
   /**
-   * Federated ArcGIS Server roots (`https://host/server`); on ArcGIS Online also list the hosted root
-   * `https://servicesN.arcgis.com/<orgId>/arcgis`, so `/credentials` registers a token for it (the Maps SDK
-   * otherwise asks the portal's `generateToken` for it and can hang). @default []
+   * Federated ArcGIS Server roots (`https://host/server`); on ArcGIS Online the hosted root
+   * (`https://servicesN.arcgis.com/<orgId>/arcgis`) is optional: listed, `/credentials` registers the portal
+   * token for it and saves the Maps SDK's own `generateToken(serverUrl)` call. @default []
    */
   servers: string[];
   /** Timeout of ArcGIS token calls. @default 10000 */
@@ -504,9 +504,9 @@ export interface ArcGISConfigInput {
    */
   orgId?: string;
   /**
-   * Federated ArcGIS Server roots (`https://host/server`); on ArcGIS Online also list the hosted root
-   * `https://servicesN.arcgis.com/<orgId>/arcgis`, so `/credentials` registers a token for it (the Maps SDK
-   * otherwise asks the portal's `generateToken` for it and can hang). @default []
+   * Federated ArcGIS Server roots (`https://host/server`); on ArcGIS Online the hosted root
+   * (`https://servicesN.arcgis.com/<orgId>/arcgis`) is optional: listed, `/credentials` registers the portal
+   * token for it and saves the Maps SDK's own `generateToken(serverUrl)` call. @default []
    */
   servers?: string[];
   /** Timeout of ArcGIS token calls. @default 10000 */
