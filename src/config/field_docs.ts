@@ -202,8 +202,7 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
     absent: "not checked",
   },
   "arcgis.servers": {
-    doc:
-      "Federated ArcGIS Server roots (`https://host/server`); on ArcGIS Online the hosted root " +
+    doc: "Federated ArcGIS Server roots (`https://host/server`); on ArcGIS Online the hosted root " +
       "(`https://servicesN.arcgis.com/<orgId>/arcgis`) is optional: listed, `/credentials` registers the portal " +
       "token for it and saves the Maps SDK's own `generateToken(serverUrl)` call",
   },
