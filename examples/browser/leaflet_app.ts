@@ -73,10 +73,13 @@ async function main(): Promise<void> {
     }).addTo(map);
     map.attributionControl.addAttribution("Natural Earth (offline)");
 
+    // Settles once every tile in view has loaded or failed (Leaflet's "load"), so "ready" includes the tiles.
+    let tilesSettled = Promise.resolve();
     if (config.tileServiceUrl !== undefined) {
       const tiles = tiledMapLayer({ url: config.tileServiceUrl, proxy, opacity: 0.15 });
       tiles.on("tileload", () => hooks.tilesLoaded++);
       tiles.on("tileerror", () => hooks.errors.push("A map tile did not load"));
+      tilesSettled = new Promise<void>((resolve) => tiles.once("load", () => resolve()));
       tiles.addTo(map);
     }
     const trailheads = featureLayer({
@@ -101,6 +104,7 @@ async function main(): Promise<void> {
       trailheads.once("requesterror", (event: { message?: string }) => reject(new Error(event.message)));
       trailheads.addTo(map);
     });
+    await tilesSettled;
     mark(hooks, "drawn");
     let count = 0;
     let eighth: (L.CircleMarker & { feature?: { properties: Record<string, unknown> } }) | undefined;
