@@ -18,47 +18,16 @@
 import L from "leaflet";
 import { featureLayer, tiledMapLayer } from "esri-leaflet";
 import { BASEMAP_STYLE, loadLand } from "./basemap.ts";
-import { ensureLinked, fetchArcGISUser, type SessionCookie, startSessionCookie } from "./broker_flows.ts";
-import { setStep, showArcGISUser, showIdpUser, showLifetime, wireButtons } from "./demo_panel.ts";
-import { loadPageConfig, mark, popupHtml, reportError, setStatus, signIn, testHooks } from "./page_common.ts";
+import { startCookiePage } from "./cookie_page.ts";
+import { setStep } from "./demo_panel.ts";
+import { mark, popupHtml, reportError, setStatus, testHooks } from "./page_common.ts";
 
 async function main(): Promise<void> {
   const hooks = testHooks("leaflet");
   try {
-    const config = await loadPageConfig();
-    setStep(hooks, "signin", "active", "Signing in at the identity provider…");
-    const oidc = await signIn(config, hooks);
-    setStep(hooks, "signin", "done", "Signed in at the identity provider");
-    showIdpUser(oidc, hooks);
-    const getIdpToken = async (): Promise<string> => {
-      const token = await oidc.getAccessToken();
-      if (token === null) return await oidc.signIn();
-      return token;
-    };
-    const brokerUrl = config.brokerUrl.replace(/\/$/, "");
-    const proxy = `${brokerUrl}/proxy`;
-    const held: { session?: SessionCookie } = {};
-    wireButtons(hooks, { oidc, config, getIdpToken, endBrokerState: async () => await held.session?.end() });
-    if (
-      !await ensureLinked({ brokerUrl, getIdpToken, probeUrl: `${proxy}?${config.layerUrl}?f=json`, hooks })
-    ) {
-      return;
-    }
-    held.session = await startSessionCookie({
-      brokerUrl,
-      getIdpToken,
-      onSession: (cookie) =>
-        showLifetime(hooks, {
-          label: "Broker session cookie (HttpOnly, no token inside); the ArcGIS token stays at the broker",
-          expires: cookie.expires,
-          renewAt: cookie.renewAt,
-          renewal: `New session #${cookie.count + 1}`,
-        }),
-      onError: (error) => reportError(hooks, error),
-    });
-    const arcgis = await fetchArcGISUser(getIdpToken);
-    if (arcgis !== undefined) showArcGISUser(arcgis.userId, hooks);
-    setStep(hooks, "layer", "active", "Loading the layers through the broker's proxy (session cookie)…");
+    const started = await startCookiePage(hooks);
+    if (started === undefined) return;
+    const { config, proxy } = started;
 
     const map = L.map("map", { zoomControl: true }).setView(
       [config.center[1], config.center[0]],
