@@ -202,9 +202,10 @@ export const FIELD_DOCS: Readonly<Record<string, FieldDoc>> = {
     absent: "not checked",
   },
   "arcgis.servers": {
-    doc: "Federated ArcGIS Server roots (`https://host/server`); on ArcGIS Online the hosted root " +
-      "(`https://servicesN.arcgis.com/<orgId>/arcgis`) is optional: listed, `/credentials` registers the portal " +
-      "token for it and saves the Maps SDK's own `generateToken(serverUrl)` call",
+    doc: "Federated ArcGIS Server roots (`https://host/server`); on ArcGIS Online list the hosted root " +
+      "(`https://servicesN.arcgis.com/<orgId>/arcgis`) too: `/credentials` then registers the portal token for " +
+      "it; without it the Maps SDK gets its own hosted token with `generateToken(serverUrl)`, which works but " +
+      "costs that call and, right after a token expires, can cost a refused request that the SDK retries",
   },
   "arcgis.fetchTimeoutMs": { doc: "Timeout of ArcGIS token calls" },
   "arcgis.allowInsecureLoopback": {
