@@ -217,3 +217,24 @@ export async function linkOverHttp(
   assert.equal(complete.status, 200, JSON.stringify(completed));
   return { userId: completed.userId, hops };
 }
+
+/**
+ * Stops a `wrangler dev` child started in its own process group: SIGTERM to wrangler first (it stops workerd and
+ * reaps it), up to 5 s for it to exit, then SIGKILL to whatever is left of the group.
+ */
+export async function stopProcessGroup(child: Deno.ChildProcess): Promise<void> {
+  try {
+    Deno.kill(child.pid, "SIGTERM");
+  } catch {
+    // already gone
+  }
+  let killer: ReturnType<typeof setTimeout> | undefined;
+  await Promise.race([child.status, new Promise((resolve) => killer = setTimeout(resolve, 5_000))]);
+  clearTimeout(killer);
+  try {
+    Deno.kill(-child.pid, "SIGKILL");
+  } catch {
+    // the group is already gone
+  }
+  await child.status;
+}

@@ -6,7 +6,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { freePort } from "./_harness.ts";
+import { freePort, stopProcessGroup } from "./_harness.ts";
 import { STACK_LINE, startupCases } from "./_startup_cases.ts";
 
 const ROOT = decodeURIComponent(new URL("../../", import.meta.url).pathname);
@@ -127,20 +127,7 @@ Deno.test({
     );
     assert.ok(!watch.text.includes(broken.secret!), "the key never appears in the output");
   } finally {
-    try {
-      Deno.kill(child.pid, "SIGTERM");
-    } catch {
-      // already gone
-    }
-    let killer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([child.status, new Promise((resolve) => killer = setTimeout(resolve, 5_000))]);
-    clearTimeout(killer);
-    try {
-      Deno.kill(-child.pid, "SIGKILL");
-    } catch {
-      // the group is already gone
-    }
-    await child.status;
+    await stopProcessGroup(child);
     await Promise.all(drains);
     await Deno.remove(dir, { recursive: true }).catch(() => {});
   }

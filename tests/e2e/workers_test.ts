@@ -22,6 +22,7 @@ import {
   SEALING_ENV,
   sealingKeyring,
   startUpstreams,
+  stopProcessGroup,
   waitForOutput,
 } from "./_harness.ts";
 
@@ -370,21 +371,7 @@ Deno.test({
       assert.ok(!log.includes(accessToken), "the IdP token never appears in the Worker's output");
     });
   } finally {
-    // wrangler first (it stops workerd and reaps it), then whatever is left of its process group.
-    try {
-      Deno.kill(child.pid, "SIGTERM");
-    } catch {
-      // already gone
-    }
-    let killer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([child.status, new Promise((resolve) => killer = setTimeout(resolve, 5_000))]);
-    clearTimeout(killer);
-    try {
-      Deno.kill(-child.pid, "SIGKILL");
-    } catch {
-      // the group is already gone
-    }
-    await child.status;
+    await stopProcessGroup(child);
     await stderrDrain;
     await up.close();
     await Deno.remove(dir, { recursive: true }).catch(() => {});
