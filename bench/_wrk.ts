@@ -7,6 +7,8 @@
  */
 
 const ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname);
+/** wrk's connections (`-c`) unless a run says otherwise. */
+export const WRK_CONNECTIONS = 8;
 /** Where Debian installs wrk. */
 export const WRK = "/usr/bin/wrk";
 
@@ -135,7 +137,14 @@ export async function runWrk(url: string, options: WrkOptions = {}): Promise<Wrk
   const threads = options.threads ?? 2;
   const duration = Math.max(1, Math.round(options.durationSeconds ?? 3));
   const lua = await _lua();
-  const args = ["-t", String(threads), "-c", String(options.connections ?? 8), "-d", `${duration}s`];
+  const args = [
+    "-t",
+    String(threads),
+    "-c",
+    String(options.connections ?? WRK_CONNECTIONS),
+    "-d",
+    `${duration}s`,
+  ];
   args.push("--timeout", "10s");
   for (const [name, value] of Object.entries(options.headers ?? {})) args.push("-H", `${name}: ${value}`);
   if (options.tokensFile !== undefined) {

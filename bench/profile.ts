@@ -4,7 +4,7 @@
  * function, as a share of the busy time). The profile itself stays in `--dir` for Chrome DevTools. `bare-small`
  * profiles the bare pass-through proxy instead, for comparison.
  *
- * Run: `deno run -A bench/profile.ts [--target=small|tile|fresh-RS256|fresh-ES256|fresh-EdDSA|none|bare-small]
+ * Run: `deno run -A bench/profile.ts [--target=small|tile|fresh-RS256|fresh-ES256|fresh-EdDSA|raw-RS256|raw-ES256|raw-EdDSA|none|bare-small]
  * [--seconds=15] [--dir=<dir>] [--top=40]`.
  *
  * @module
@@ -80,7 +80,8 @@ async function _main(): Promise<void> {
   const upstream = await startServer("upstream", [`--jwks-file=${poolFile}`]);
   let broker: Awaited<ReturnType<typeof startServer>> | undefined;
   try {
-    const fresh = /^fresh-(.+)$/.exec(target)?.[1];
+    const freshMatch = /^(fresh|raw)-(.+)$/.exec(target);
+    const fresh = freshMatch?.[2];
     const count = fresh === undefined ? 1 : 20_000;
     const signed = await new Deno.Command("node", {
       args: [`${ROOT}bench/token_pool.mjs`, issuerOf(upstream.origin), AUDIENCE, String(count), poolFile],
@@ -98,7 +99,7 @@ async function _main(): Promise<void> {
     if (fresh !== undefined) {
       const file = `${work}/tokens.txt`;
       await Deno.writeTextFile(file, pool.tokens[fresh].join("\n") + "\n");
-      url = `${broker.origin}/fresh/auth/${fresh}`;
+      url = `${broker.origin}/fresh/${freshMatch![1] === "raw" ? "raw" : "auth"}/${fresh}`;
       options = { durationSeconds: seconds, tokensFile: file, tokensOnce: true };
     } else if (target === "bare-small") {
       url = `${broker.origin}/proxy?${upstream.origin}${SMALL_PATH}`;

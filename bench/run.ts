@@ -52,6 +52,14 @@ function _arg(name: string): string | undefined {
   return Deno.args.find((a) => a.startsWith(prefix))?.slice(prefix.length);
 }
 
+/** "16,000 RS256, 12,000 ES256 and 40,000 EdDSA" (older `--json` outputs hold one number). */
+function _tokensPerRun(perRun: number | Record<string, number> | undefined): string {
+  if (perRun === undefined) return "?";
+  if (typeof perRun === "number") return perRun.toLocaleString("en-US");
+  const parts = Object.entries(perRun).map(([alg, n]) => `${n.toLocaleString("en-US")} ${alg}`);
+  return parts.length < 2 ? parts.join("") : `${parts.slice(0, -1).join(", ")} and ${parts.at(-1)}`;
+}
+
 function _path(relative: string): string {
   return new URL(relative, ROOT).pathname;
 }
@@ -987,12 +995,11 @@ function _markdown(
     "  the same Hono route without authentication, a raw `crypto.subtle.verify` of the bearer's signature (key",
     "  imported once) and `broker.authenticate()`. wrk's Lua script sends each request of an `authenticate()` run a",
     "  token the broker has never seen (pre-signed by `bench/token_pool.mjs` under Node, a distinct `jti` each; a",
-    `  wrk thread stops when its share of the ${
-      http?.fresh?.tokensPerRun ?? "?"
-    } tokens of the run is used up), so`,
+    `  run has ${_tokensPerRun(http?.fresh?.tokensPerRun)} tokens, more than the broker checks in the run's`,
+    "  length: a run that used them up would leave the process idle for the rest of it, and that idle CPU (timers,",
+    "  V8's idle-time GC) divided over fewer requests would count as token cost; such a run fails the bench), so",
     "  the memo never answers. Measured over HTTP, as CPU time of the broker's process per request:",
-    "  (`authenticate()` − no auth) ÷ (raw verify − no auth), median over the rounds. wrk's wall-clock rate is not",
-    "  used here: a run ends when its tokens are used up, before `-d` does.",
+    "  (`authenticate()` − no auth) ÷ (raw verify − no auth), median over the rounds.",
   );
   out.push(
     `- **workerd** (\`bench/workerd_bench.ts\`, ${_how(runs.workerd)}). ${workerd?.setup ?? ""}`,

@@ -4,16 +4,24 @@
  * fresh-token run carries a token the broker has never seen.
  *
  * Runs under Node (`node bench/token_pool.mjs <issuer> <audience> <count> <out.json>`): Node signs with OpenSSL,
- * several times faster than Deno's WebCrypto for RSA, which keeps signing thousands of RS256 tokens to a second
- * or two. Writes `{ jwks: { keys }, tokens: { RS256: string[], ES256: string[], EdDSA: string[] } }`.
+ * several times faster than Deno's WebCrypto for RSA (about 0.26 ms an RS256 token here, 0.03 ms ES256 and
+ * EdDSA). `<count>` is one number for every algorithm, or one per algorithm: `RS256=50000,ES256=38000,EdDSA=122000`.
+ * Writes `{ jwks: { keys }, tokens: { RS256: string[], ES256: string[], EdDSA: string[] } }`.
  */
 import { generateKeyPairSync, randomBytes, sign } from "node:crypto";
 import { writeFileSync } from "node:fs";
 
 const [issuer, audience, countText, out] = process.argv.slice(2);
-const count = Number(countText);
-if (!issuer || !audience || !(count > 0) || !out) {
-  console.error("Usage: node bench/token_pool.mjs <issuer> <audience> <count> <out.json>");
+/** Tokens to sign per algorithm. */
+const counts = /^\d+$/.test(countText ?? "")
+  ? { RS256: Number(countText), ES256: Number(countText), EdDSA: Number(countText) }
+  : Object.fromEntries(
+    (countText ?? "").split(",").map((part) => part.split("=")).map(([a, n]) => [a, Number(n)]),
+  );
+if (!issuer || !audience || !["RS256", "ES256", "EdDSA"].every((a) => counts[a] > 0) || !out) {
+  console.error(
+    "Usage: node bench/token_pool.mjs <issuer> <audience> <count | RS256=n,ES256=n,EdDSA=n> <out.json>",
+  );
   process.exit(2);
 }
 
@@ -34,7 +42,7 @@ for (const { alg, type, options, hash, encoding } of algs) {
   const key = encoding === undefined ? privateKey : { key: privateKey, dsaEncoding: encoding };
   const salt = randomBytes(6).toString("hex");
   const list = [];
-  for (let i = 0; i < count; i++) {
+  for (let i = 0; i < counts[alg]; i++) {
     const payload = b64url(JSON.stringify({
       iss: issuer,
       aud: audience,
