@@ -19,7 +19,7 @@
  * - streaming: 200 MB through (b) and (c) while the proxy process's RSS is sampled from `/proc`.
  *
  * Run alone: `deno run -A bench/http_bench.ts [--rounds=4] [--seconds=2] [--only=proxy,fresh,stream]
- * [--tokens=<n>|RS256=<n>,ES256=<n>,EdDSA=<n>]
+ * [--tokens=<n>|RS256=<n>,ES256=<n>,EdDSA=<n>] [--algs=RS256,ES256,EdDSA]
  * [--cpu-prof=<dir>] [--json=<file>]`. With `--cpu-prof`, the broker's process runs with `--cpu-prof` and
  * writes its profile into `<dir>` when stopped.
  *
@@ -154,6 +154,8 @@ export interface HttpBenchOptions {
   freshTokensPerRun?: number | Partial<Record<Alg, number>>;
   /** MB streamed through each proxy for the memory figure. @default 200 */
   streamMB?: number;
+  /** The fresh-token algorithms to measure. @default all of {@link ALGS} */
+  freshAlgs?: readonly Alg[];
   /** Parts to run. @default all */
   only?: readonly ("proxy" | "fresh" | "stream")[];
   /** Run the broker's process with `--cpu-prof` and write its profile here. @default no profile */
@@ -241,7 +243,7 @@ export interface HttpBenchResult {
     seconds: number;
     rounds: number;
     tokensPerRun: Record<Alg, number>;
-    algs: Record<Alg, FreshAlgResult>;
+    algs: Partial<Record<Alg, FreshAlgResult>>;
   };
   stream?: { bare: StreamResult; broker: StreamResult };
   /** Why the streaming figure is missing, when it failed (the other figures stay). */
@@ -319,6 +321,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
     ]),
   ) as Record<Alg, number>;
   const only = new Set(options.only ?? ["proxy", "fresh", "stream"]);
+  const freshAlgs = options.freshAlgs ?? ALGS;
   const log = options.log ?? ((line: string) => console.error(line));
   await ensureWrk();
   const result: HttpBenchResult = {
@@ -339,7 +342,8 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
     // Tokens: slice 0 warms up, slice r + 1 is round r's.
     const start = (alg: Alg, slice: number) =>
       slice === 0 ? 0 : FRESH_WARMUP_TOKENS + (slice - 1) * perRun[alg];
-    const poolSize = (alg: Alg) => only.has("fresh") ? start(alg, freshRounds + 1) : 1;
+    const poolSize = (alg: Alg) =>
+      only.has("fresh") && freshAlgs.includes(alg) ? start(alg, freshRounds + 1) : 1;
     const signed = await new Deno.Command("node", {
       args: [
         `${ROOT}bench/token_pool.mjs`,
@@ -354,7 +358,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
     if (!signed.success) throw new Error("bench/token_pool.mjs failed");
     const pool = JSON.parse(await Deno.readTextFile(jwksFile)) as { tokens: Record<Alg, string[]> };
     const tokenFile = (alg: Alg, slice: number) => `${dir}/${alg}-${slice}.txt`;
-    for (const alg of ALGS) {
+    for (const alg of freshAlgs) {
       if (!only.has("fresh")) break;
       for (let s = 0; s <= freshRounds; s++) {
         await Deno.writeTextFile(
@@ -467,7 +471,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
         `http bench: fresh tokens, ${freshRounds} rounds × ${ALGS.length} algorithms × 3 arms × ≤ ${freshSeconds} s`,
       );
       const freshUrl = (arm: FreshArm, alg: Alg) => `${broker.origin}/fresh/${arm}/${alg}`;
-      for (const alg of ALGS) {
+      for (const alg of freshAlgs) {
         const first = (await Deno.readTextFile(tokenFile(alg, 0))).split("\n")[0];
         for (const arm of FRESH_ARMS) {
           await _check(freshUrl(arm, alg), { headers: { authorization: `Bearer ${first}` } });
@@ -480,12 +484,12 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
           });
         }
       }
-      const algs = {} as Record<Alg, FreshAlgResult>;
-      for (const alg of ALGS) {
+      const algs = {} as Partial<Record<Alg, FreshAlgResult>>;
+      for (const alg of freshAlgs) {
         algs[alg] = { runs: { none: [], raw: [], auth: [] } } as unknown as FreshAlgResult;
       }
       for (let round = 0; round < freshRounds; round++) {
-        for (const alg of ALGS) {
+        for (const alg of freshAlgs) {
           for (const arm of _rotate(FRESH_ARMS, round)) {
             const cpu0 = cpuSeconds(broker.pid);
             const run = await runWrk(freshUrl(arm, alg), {
@@ -506,7 +510,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
                   "idle rest would count as token cost; raise --tokens (this machine is faster than the default's)",
               );
             }
-            algs[alg].runs[arm].push({
+            algs[alg]!.runs[arm].push({
               requests: run.requests,
               rps: run.rps,
               cpuUsPerRequest: Number(((cpuSeconds(broker.pid) - cpu0) * 1e6 / run.requests).toFixed(1)),
@@ -515,8 +519,8 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
           }
         }
       }
-      for (const alg of ALGS) {
-        const a = algs[alg];
+      for (const alg of freshAlgs) {
+        const a = algs[alg]!;
         a.cpuUs = Object.fromEntries(
           FRESH_ARMS.map((arm) => [arm, median(a.runs[arm].map((r) => r.cpuUsPerRequest))]),
         ) as Record<FreshArm, number>;
@@ -585,6 +589,7 @@ if (import.meta.main) {
       ? {}
       : { only: _arg("only")!.split(",") as ("proxy" | "fresh" | "stream")[] }),
     ...(_arg("cpu-prof") === undefined ? {} : { cpuProfDir: _arg("cpu-prof") }),
+    ...(_arg("algs") === undefined ? {} : { freshAlgs: _arg("algs")!.split(",") as Alg[] }),
   });
   const text = JSON.stringify(result, null, 2);
   const json = _arg("json");
