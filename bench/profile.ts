@@ -82,7 +82,8 @@ async function _main(): Promise<void> {
   try {
     const freshMatch = /^(fresh|raw)-(.+)$/.exec(target);
     const fresh = freshMatch?.[2];
-    const count = fresh === undefined ? 1 : 20_000;
+    // Enough distinct tokens to keep the server busy for the whole run (an idle rest would dilute the profile).
+    const count = fresh === undefined ? 1 : 16_000 * seconds;
     const signed = await new Deno.Command("node", {
       args: [`${ROOT}bench/token_pool.mjs`, issuerOf(upstream.origin), AUDIENCE, String(count), poolFile],
     }).output();

@@ -28,6 +28,9 @@ const BEARER = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
  * and `ERR_INVALID_REQUEST` when it is malformed.
  */
 export function bearerTokenOf(header: string | undefined | null): string {
+  // The well-formed case first: one regular expression, no other work.
+  const wellFormed = header === undefined || header === null ? null : BEARER.exec(header);
+  if (wellFormed !== null) return wellFormed[1];
   if (header === undefined || header === null || header.trim() === "") {
     throw new BrokerError("ERR_NO_CREDENTIALS", "No bearer token");
   }

@@ -157,18 +157,31 @@ export function isWellFormedText(value: unknown): value is string {
   return typeof value === "string" && value !== "" && value.isWellFormed();
 }
 
+const _SCOPE_CLAIMS = ["scope", "scp"] as const;
+
+/** Throws `claim_invalid` unless `scope` and `scp` are each absent, a string or an array of strings. */
+function _checkScopeClaims(payload: Record<string, unknown>): void {
+  for (const name of _SCOPE_CLAIMS) {
+    const value = payload[name];
+    if (
+      value !== undefined && typeof value !== "string" &&
+      !(Array.isArray(value) && value.every((s) => typeof s === "string"))
+    ) {
+      throw invalidToken("claim_invalid", `Claim "${name}" is not a string or a list of strings`);
+    }
+  }
+}
+
 /** The scopes a token grants: `scope` and `scp`, each a space-separated string or an array of strings. */
 export function grantedScopes(payload: Record<string, unknown>): Set<string> {
+  _checkScopeClaims(payload);
   const scopes = new Set<string>();
-  for (const name of ["scope", "scp"]) {
-    const value = payload[name];
-    if (value === undefined) continue;
+  for (const name of _SCOPE_CLAIMS) {
+    const value = payload[name] as string | string[] | undefined;
     if (typeof value === "string") {
       for (const scope of value.split(" ")) if (scope !== "") scopes.add(scope);
-    } else if (Array.isArray(value) && value.every((s) => typeof s === "string")) {
-      for (const scope of value as string[]) scopes.add(scope);
-    } else {
-      throw invalidToken("claim_invalid", `Claim "${name}" is not a string or a list of strings`);
+    } else if (value !== undefined) {
+      for (const scope of value) scopes.add(scope);
     }
   }
   return scopes;
@@ -233,9 +246,13 @@ export function checkClaims(
     if (policy.audiences !== undefined && !audiences.some((a) => policy.audiences!.has(a))) {
       throw invalidToken("aud_mismatch", "Audience mismatch");
     }
-    const scopes = grantedScopes(payload);
-    for (const scope of policy.requiredScopes) {
-      if (!scopes.has(scope)) throw invalidToken("scope_missing", "Missing scope");
+    if (policy.requiredScopes.length === 0) {
+      _checkScopeClaims(payload);
+    } else {
+      const scopes = grantedScopes(payload);
+      for (const scope of policy.requiredScopes) {
+        if (!scopes.has(scope)) throw invalidToken("scope_missing", "Missing scope");
+      }
     }
   }
   if (policy.clientIds !== undefined) {

@@ -87,9 +87,23 @@ export function decodeJsonObjectSegment(
   segment: string,
   what: "header" | "payload",
 ): Record<string, unknown> {
+  if (!isCanonicalBase64url(segment)) {
+    throw invalidToken("malformed", `Token ${what} is not JSON`, new TypeError("Invalid base64url"));
+  }
+  return _jsonObjectOf(segment, what);
+}
+
+/**
+ * {@link decodeJsonObjectSegment} for the header or payload of parts that passed {@link checkCompactJws}, which
+ * checked their alphabet and tails already (the per-character loop is a tenth of the JS time of a fresh token).
+ */
+export function decodeJwsPart(parts: CompactJwsParts, what: "header" | "payload"): Record<string, unknown> {
+  return _jsonObjectOf(what === "header" ? parts.header : parts.payload, what);
+}
+
+function _jsonObjectOf(segment: string, what: "header" | "payload"): Record<string, unknown> {
   let value: unknown;
   try {
-    if (!isCanonicalBase64url(segment)) throw new TypeError("Invalid base64url");
     value = JSON.parse(_segmentText(segment));
   } catch (error) {
     throw invalidToken("malformed", `Token ${what} is not JSON`, error);

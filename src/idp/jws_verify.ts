@@ -16,7 +16,7 @@ import {
   checkCompactJws,
   checkJwsHeader,
   type CompactJwsParts,
-  decodeJsonObjectSegment,
+  decodeJwsPart,
   type JwsHeader,
 } from "./compact_jws.ts";
 import { findKey, importVerificationKey, type KeySet, type VerificationKey } from "./key_set.ts";
@@ -105,7 +105,7 @@ export async function verifyJws(
   options: VerifyJwsOptions,
 ): Promise<VerifiedJws> {
   const parts = checkCompactJws(token, options.maxTokenBytes);
-  const header = checkJwsHeader(decodeJsonObjectSegment(parts.header, "header"), new Set(options.algorithms));
+  const header = checkJwsHeader(decodeJwsPart(parts, "header"), new Set(options.algorithms));
   const match = findKey(keySet, header.kid, header.alg);
   if (!("found" in match)) {
     throw "refused" in match

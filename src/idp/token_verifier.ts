@@ -34,7 +34,7 @@ import {
   type TokenKind,
   type TokenTimes,
 } from "./claims.ts";
-import { checkCompactJws, checkJwsHeader, decodeJsonObjectSegment } from "./compact_jws.ts";
+import { checkCompactJws, checkJwsHeader, decodeJwsPart } from "./compact_jws.ts";
 import { DEFAULT_MAX_TOKEN_BYTES, DEFAULT_MEMO_MAX_ENTRIES } from "./constants.ts";
 import { createIntrospector, type Introspector } from "./introspection.ts";
 import { createJwksCache, type JwksCache } from "./jwks_cache.ts";
@@ -199,8 +199,8 @@ class IdpTokenVerifier implements TokenVerifier {
   async verifySignedJwt(token: string): Promise<SignedJwt> {
     try {
       const parts = checkCompactJws(token, this.#maxTokenBytes);
-      const header = checkJwsHeader(decodeJsonObjectSegment(parts.header, "header"), this.#algorithms);
-      const payload = decodeJsonObjectSegment(parts.payload, "payload");
+      const header = checkJwsHeader(decodeJwsPart(parts, "header"), this.#algorithms);
+      const payload = decodeJwsPart(parts, "payload");
       const spelling = this.#spellingOf(payload.iss);
       const issuer = spelling.entry;
       if (!issuer.algorithms.has(header.alg)) {
@@ -247,10 +247,10 @@ class IdpTokenVerifier implements TokenVerifier {
     }
     const parts = checkCompactJws(token, this.#maxTokenBytes);
     const now = this.#deps.now();
-    const rawHeader = decodeJsonObjectSegment(parts.header, "header");
+    const rawHeader = decodeJwsPart(parts, "header");
     // Microsoft Graph access tokens carry a nonce in the header and a signature only Graph can check.
     if ("nonce" in rawHeader) throw invalidToken("graph_token", "Microsoft Graph token (header nonce)");
-    const payload = decodeJsonObjectSegment(parts.payload, "payload");
+    const payload = decodeJwsPart(parts, "payload");
     const spelling = this.#spellingOf(payload.iss);
     const issuer = spelling.entry;
     if (issuer.introspectAll) return await this.#introspect(token, issuer, accept);
