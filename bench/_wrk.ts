@@ -109,6 +109,8 @@ export interface WrkOptions {
   tokensFile?: string;
   /** With `tokensFile`: stop each wrk thread when its share of the tokens is used (never repeat one). */
   tokensOnce?: boolean;
+  /** Run wrk on these CPUs only (`taskset -c`, e.g. `"0"`). @default any CPU */
+  cpus?: string;
 }
 
 let _luaFiles: { stats: string; tokens: string } | undefined;
@@ -153,8 +155,8 @@ export async function runWrk(url: string, options: WrkOptions = {}): Promise<Wrk
   } else {
     args.push("-s", lua.stats, url);
   }
-  const out = await new Deno.Command(WRK, {
-    args,
+  const out = await new Deno.Command(options.cpus === undefined ? WRK : "taskset", {
+    args: options.cpus === undefined ? args : ["-c", options.cpus, WRK, ...args],
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout((duration + 30) * 1000),

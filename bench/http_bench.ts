@@ -61,17 +61,24 @@ export interface ServerProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `bench/http_servers.ts --role=<role>` in its own Deno process and waits for its port. */
+/**
+ * Starts `bench/http_servers.ts --role=<role>` in its own Deno process and waits for its port. `root` (ending in
+ * `/`) runs another checkout's copy (`bench/ab.ts` compares two commits); `cpus` pins the process
+ * (`taskset -c`).
+ */
 export async function startServer(
   role: string,
   args: string[] = [],
-  options: { cpuProfDir?: string } = {},
+  options: { cpuProfDir?: string; root?: string; cpus?: string } = {},
 ): Promise<ServerProcess> {
   const denoArgs = ["run", "-A"];
   if (options.cpuProfDir !== undefined) denoArgs.push("--cpu-prof", `--cpu-prof-dir=${options.cpuProfDir}`);
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [...denoArgs, `${ROOT}bench/http_servers.ts`, `--role=${role}`, ...args],
-    cwd: ROOT,
+  const root = options.root ?? ROOT;
+  const command = [Deno.execPath(), ...denoArgs, `${root}bench/http_servers.ts`, `--role=${role}`, ...args];
+  if (options.cpus !== undefined) command.unshift("taskset", "-c", options.cpus);
+  const child = new Deno.Command(command[0], {
+    args: command.slice(1),
+    cwd: root,
     stdout: "piped",
     stderr: "inherit",
     stdin: "null",
