@@ -19,7 +19,7 @@
  * - streaming: 200 MB through (b) and (c) while the proxy process's RSS is sampled from `/proc`.
  *
  * Run alone: `deno run -A bench/http_bench.ts [--rounds=4] [--seconds=2] [--only=proxy,fresh,stream]
- * [--tokens=<n>|RS256=<n>,ES256=<n>,EdDSA=<n>] [--algs=RS256,ES256,EdDSA]
+ * [--tokens=<n>|RS256=<n>,ES256=<n>,EdDSA=<n>] [--algs=RS256,ES256,EdDSA] [--no-pin]
  * [--cpu-prof=<dir>] [--json=<file>]`. With `--cpu-prof`, the broker's process runs with `--cpu-prof` and
  * writes its profile into `<dir>` when stopped.
  *
@@ -163,6 +163,12 @@ export interface HttpBenchOptions {
   streamMB?: number;
   /** The fresh-token algorithms to measure. @default all of {@link ALGS} */
   freshAlgs?: readonly Alg[];
+  /**
+   * Pin the measured servers (bare, floor, broker) to CPU 1 and the upstream and wrk to CPU 0 (`taskset`), so that
+   * the servers' CPU time is not stretched by the scheduler moving them against the load generator: alternating
+   * runs of one build then agree within about 1 %, against about 9 % unpinned. @default true on 2 or more CPUs
+   */
+  pin?: boolean;
   /** Parts to run. @default all */
   only?: readonly ("proxy" | "fresh" | "stream")[];
   /** Run the broker's process with `--cpu-prof` and write its profile here. @default no profile */
@@ -188,7 +194,7 @@ export interface ArmMedians {
   cpuMsPerRequest: number;
 }
 
-const PROXY_ARMS = ["direct", "bare", "broker"] as const;
+const PROXY_ARMS = ["direct", "bare", "floor", "broker"] as const;
 type ProxyArm = typeof PROXY_ARMS[number];
 const FRESH_ARMS = ["none", "raw", "auth"] as const;
 type FreshArm = typeof FRESH_ARMS[number];
@@ -205,6 +211,10 @@ export interface ProxyKindResult {
   bareOverDirectRps: number;
   /** Median over the rounds of (broker CPU/request ÷ bare CPU/request). */
   brokerOverBareCpu: number;
+  /** Median over the rounds of (floor rps ÷ bare rps): what ArcGIS's contract alone costs on this runtime. */
+  floorOverBareRps: number;
+  /** Median over the rounds of (floor CPU/request ÷ bare CPU/request). */
+  floorOverBareCpu: number;
 }
 
 /** The fresh-token figures of one algorithm. */
@@ -329,6 +339,9 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
   ) as Record<Alg, number>;
   const only = new Set(options.only ?? ["proxy", "fresh", "stream"]);
   const freshAlgs = options.freshAlgs ?? ALGS;
+  const pin = options.pin ?? (navigator.hardwareConcurrency >= 2 && await _hasTaskset());
+  const proxyCpu = pin ? { cpus: "1" } : {};
+  const wrkCpu = pin ? { cpus: "0" } : {};
   const log = options.log ?? ((line: string) => console.error(line));
   await ensureWrk();
   const result: HttpBenchResult = {
@@ -337,14 +350,18 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
     rounds,
     setup:
       "Each server in its own Deno process on 127.0.0.1 (port 0), stopped by PID; wrk -t2 -c8 -d<s> per " +
-      "run; arms interleaved in each round with the order rotated; medians over the rounds, ratios within a round.",
+      "run; arms interleaved in each round with the order rotated; medians over the rounds, ratios within a round." +
+      (pin
+        ? " Pinned with taskset: the measured proxies (and the broker of the fresh-token runs) on CPU 1, the " +
+          "upstream and wrk on CPU 0."
+        : " Not pinned."),
     loadAverage: { start: _loadavg(), end: "" },
   };
   const dir = await Deno.makeTempDir({ prefix: "atb-http-bench-" });
   const servers: ServerProcess[] = [];
   try {
     const jwksFile = `${dir}/pool.json`;
-    const upstream = await startServer("upstream", [`--jwks-file=${jwksFile}`]);
+    const upstream = await startServer("upstream", [`--jwks-file=${jwksFile}`], wrkCpu);
     servers.push(upstream);
     // Tokens: slice 0 warms up, slice r + 1 is round r's.
     const start = (alg: Alg, slice: number) =>
@@ -374,12 +391,14 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
         );
       }
     }
-    const bare = await startServer("bare");
+    const bare = await startServer("bare", [], proxyCpu);
     servers.push(bare);
+    const floor = await startServer("floor", [], proxyCpu);
+    servers.push(floor);
     const broker = await startServer(
       "broker",
       [`--upstream=${upstream.origin}`, `--jwks-file=${jwksFile}`],
-      options.cpuProfDir === undefined ? {} : { cpuProfDir: options.cpuProfDir },
+      options.cpuProfDir === undefined ? proxyCpu : { cpuProfDir: options.cpuProfDir, ...proxyCpu },
     );
     servers.push(broker);
     // The proxy's bearer: one ES256 token, sent with every request (a client reuses its token).
@@ -387,40 +406,46 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
     const urls = (path: string): Record<ProxyArm, string> => ({
       direct: `${upstream.origin}${path}`,
       bare: `${bare.origin}/proxy?${upstream.origin}${path}`,
+      floor: `${floor.origin}/proxy?${upstream.origin}${path}`,
       broker: `${broker.origin}/arcgis/proxy?${upstream.origin}${path}`,
     });
     const headersOf = (arm: ProxyArm): Record<string, string> => arm === "broker" ? bearer : {};
     const smallBytes = (await (await fetch(`${upstream.origin}${SMALL_PATH}`)).arrayBuffer()).byteLength;
     for (const arm of PROXY_ARMS) {
       await _check(urls(SMALL_PATH)[arm], { headers: headersOf(arm) }, smallBytes);
-      await _check(urls(TILE_PATH)[arm], { headers: headersOf(arm) }, TILE_BYTES);
     }
-    const serverOf = (arm: ProxyArm) => arm === "direct" ? upstream : arm === "bare" ? bare : broker;
+    const serverOf = (arm: ProxyArm) => ({ direct: upstream, bare, floor, broker })[arm];
 
     if (only.has("proxy")) {
       const started = performance.now();
-      log(`http bench: proxy, ${rounds} rounds × 2 kinds × 3 arms × ${proxySeconds} s`);
-      for (const kind of [SMALL_PATH, TILE_PATH]) {
-        for (const arm of PROXY_ARMS) {
-          await runWrk(urls(kind)[arm], { durationSeconds: 1, headers: headersOf(arm) });
-        }
-      }
+      log(`http bench: proxy, ${rounds} rounds × 2 kinds × ${PROXY_ARMS.length} arms × ${proxySeconds} s`);
       const statsBefore = await (await fetch(`${upstream.origin}/stats`)).json() as {
         tokenCalls: number;
         jwksCalls: number;
       };
       const out = {} as Record<"small" | "tile", Record<ProxyArm, ArmRun[]>>;
-      for (const kind of ["small", "tile"] as const) out[kind] = { direct: [], bare: [], broker: [] };
+      for (const kind of ["small", "tile"] as const) {
+        out[kind] = { direct: [], bare: [], floor: [], broker: [] };
+      }
       let brokerRequests = 0;
-      for (let round = 0; round < rounds; round++) {
-        for (const kind of ["small", "tile"] as const) {
+      // All small-JSON rounds first, then all tile rounds: a process that has streamed 1 MB bodies stays about
+      // 1.6 times slower on small requests afterwards (every arm alike: bare 83 → 137 µs a request, measured), so
+      // alternating the kinds made the small figures depend on which tile run came before.
+      for (const kind of ["small", "tile"] as const) {
+        const path = kind === "small" ? SMALL_PATH : TILE_PATH;
+        for (const arm of PROXY_ARMS) {
+          if (kind === "tile") await _check(urls(path)[arm], { headers: headersOf(arm) }, TILE_BYTES);
+          await runWrk(urls(path)[arm], { durationSeconds: 1, headers: headersOf(arm), ...wrkCpu });
+        }
+        for (let round = 0; round < rounds; round++) {
           for (const arm of _rotate(PROXY_ARMS, round)) {
             const server = serverOf(arm);
             const cpu0 = cpuSeconds(server.pid);
             const up0 = cpuSeconds(upstream.pid);
-            const run = await runWrk(urls(kind === "small" ? SMALL_PATH : TILE_PATH)[arm], {
+            const run = await runWrk(urls(path)[arm], {
               durationSeconds: proxySeconds,
               headers: headersOf(arm),
+              ...wrkCpu,
             });
             if (run.non2xx > 0 || run.errors > 0) {
               throw new Error(`${kind} ${arm}: ${run.non2xx} non-2xx answers, ${run.errors} socket errors`);
@@ -460,6 +485,8 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
           brokerMinusBareP50Ms: perRound((i) => runs.broker[i].p50Ms - runs.bare[i].p50Ms),
           bareOverDirectRps: perRound((i) => runs.bare[i].rps / runs.direct[i].rps),
           brokerOverBareCpu: perRound((i) => runs.broker[i].cpuMsPerRequest / runs.bare[i].cpuMsPerRequest),
+          floorOverBareRps: perRound((i) => runs.floor[i].rps / runs.bare[i].rps),
+          floorOverBareCpu: perRound((i) => runs.floor[i].cpuMsPerRequest / runs.bare[i].cpuMsPerRequest),
         };
       };
       result.proxy = {
@@ -485,6 +512,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
         }
         for (const arm of FRESH_ARMS) {
           await runWrk(freshUrl(arm, alg), {
+            ...wrkCpu,
             durationSeconds: 1,
             tokensFile: tokenFile(alg, 0),
             tokensOnce: true,
@@ -500,6 +528,7 @@ export async function runHttpBench(options: HttpBenchOptions = {}): Promise<Http
           for (const arm of _rotate(FRESH_ARMS, round)) {
             const cpu0 = cpuSeconds(broker.pid);
             const run = await runWrk(freshUrl(arm, alg), {
+              ...wrkCpu,
               durationSeconds: freshSeconds,
               tokensFile: tokenFile(alg, round + 1),
               tokensOnce: arm === "auth",
@@ -580,6 +609,15 @@ function _tokensOption(text: string): number | Partial<Record<Alg, number>> {
   return Object.fromEntries(text.split(",").map((part) => part.split("=")).map(([a, n]) => [a, Number(n)]));
 }
 
+async function _hasTaskset(): Promise<boolean> {
+  try {
+    return (await new Deno.Command("taskset", { args: ["-c", "0", "true"], stdout: "null", stderr: "null" })
+      .output()).success;
+  } catch {
+    return false;
+  }
+}
+
 function _arg(name: string): string | undefined {
   const prefix = `--${name}=`;
   return Deno.args.find((a) => a.startsWith(prefix))?.slice(prefix.length);
@@ -597,6 +635,7 @@ if (import.meta.main) {
       : { only: _arg("only")!.split(",") as ("proxy" | "fresh" | "stream")[] }),
     ...(_arg("cpu-prof") === undefined ? {} : { cpuProfDir: _arg("cpu-prof") }),
     ...(_arg("algs") === undefined ? {} : { freshAlgs: _arg("algs")!.split(",") as Alg[] }),
+    ...(Deno.args.includes("--no-pin") ? { pin: false } : {}),
   });
   const text = JSON.stringify(result, null, 2);
   const json = _arg("json");

@@ -142,6 +142,54 @@ function _bare(): (request: Request) => Promise<Response> {
   };
 }
 
+/**
+ * The floor: the bare pass-through plus only the work that ArcGIS's contract forces on any proxy that injects a
+ * token and must not relay a token error (which would open the Maps SDK's sign-in dialog): the token in a header,
+ * a timeout on the upstream request, a small body read whole and searched for a 498/499 envelope, and a new
+ * response carrying a few filtered headers. No routing, no caller authentication, no allowlist, no token lookup.
+ * What it costs over `bare` is what the runtime charges for the contract alone.
+ */
+function _floor(): (request: Request) => Promise<Response> {
+  const token = "Bearer bench-server-token-0123456789";
+  const envelope = new TextEncoder().encode('"code":49');
+  return async function floor(request: Request): Promise<Response> {
+    const target = request.url.slice(request.url.indexOf("?") + 1);
+    const controller = new AbortController();
+    const timer = setTimeout(() => controller.abort(), 30_000);
+    let upstream: Response;
+    try {
+      upstream = await fetch(target, {
+        method: request.method,
+        headers: { accept: request.headers.get("accept") ?? "*/*", "x-esri-authorization": token },
+        redirect: "manual",
+        signal: controller.signal,
+      });
+    } finally {
+      clearTimeout(timer);
+    }
+    const length = Number(upstream.headers.get("content-length") ?? "NaN");
+    let body: ReadableStream<Uint8Array> | Uint8Array | null = upstream.body;
+    if (length <= 8192) {
+      const bytes = new Uint8Array(await upstream.arrayBuffer());
+      if (_indexOf(bytes, envelope) >= 0) return new Response("token refused", { status: 502 });
+      body = bytes;
+    }
+    const answer = new Response(body as BodyInit | null, { status: upstream.status });
+    answer.headers.set("content-type", upstream.headers.get("content-type") ?? "application/octet-stream");
+    answer.headers.set("cache-control", "private");
+    answer.headers.set("x-content-type-options", "nosniff");
+    return answer;
+  };
+}
+
+function _indexOf(haystack: Uint8Array, needle: Uint8Array): number {
+  outer: for (let i = 0; i + needle.length <= haystack.length; i++) {
+    for (let j = 0; j < needle.length; j++) if (haystack[i + j] !== needle[j]) continue outer;
+    return i;
+  }
+  return -1;
+}
+
 /** The broker's config for an upstream origin (also the Worker's `BROKER_CONFIG`, with `mountPath`). */
 export function brokerConfig(upstreamOrigin: string): Record<string, unknown> {
   return {
@@ -236,6 +284,7 @@ async function _main(): Promise<void> {
   let handler: (request: Request) => Response | Promise<Response>;
   if (role === "upstream") handler = _upstream(_required("jwks-file"));
   else if (role === "bare") handler = _bare();
+  else if (role === "floor") handler = _floor();
   else if (role === "broker") handler = await _broker(_required("upstream"), _required("jwks-file"));
   else throw new Error(`Unknown --role=${role}`);
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, handler);

@@ -546,6 +546,17 @@ function _httpFigures(outcome: Outcome<HttpBenchResult>): Figure[] {
         target: "— (information: steadier than throughput on a busy machine)",
         pass: null,
       });
+      if (k.floorOverBareRps !== undefined && m.floor !== undefined) {
+        figures.push({
+          group: proxyGroup,
+          name: `${label}: throughput, (f) floor (ArcGIS's contract alone) vs (b) bare pass-through`,
+          value: `${_fmt(m.floor.rps)} /s (f), CPU ${_fmt(m.floor.cpuMsPerRequest * 1000, 0)} µs a request`,
+          baseline: `${_fmt(m.bare.rps)} /s (b), CPU ${_fmt(m.bare.cpuMsPerRequest * 1000, 0)} µs`,
+          ratio: `${_fmt(k.floorOverBareRps, 2)}× (CPU ${_fmt(k.floorOverBareCpu, 2)}×)`,
+          target: "— (information: the best any token-injecting proxy can do on this runtime)",
+          pass: null,
+        });
+      }
       figures.push({
         group: proxyGroup,
         name: `${label}: throughput, (b) bare pass-through vs (a) direct to the upstream`,
@@ -983,7 +994,10 @@ function _markdown(
   out.push(
     `- **Proxy over HTTP on Deno** (\`bench/http_bench.ts\`, ${_how(runs.http)}). ${http?.setup ?? ""}`,
     "  (a) direct to a small fake upstream (`bench/http_servers.ts`), (b) a bare pass-through proxy on the same",
-    "  runtime (serve, `fetch`, stream back, nothing else), (c) the whole broker (`createBroker()` routes on Hono,",
+    "  runtime (serve, `fetch`, stream back, nothing else), (f) the floor: (b) plus only what ArcGIS's contract forces",
+    "  on any proxy that injects a token and must not relay a token error (the token in a header, a timeout, a small",
+    "  body read whole and searched for a 498/499 envelope, a new response with a few filtered headers; no routing,",
+    "  no caller authentication, no allowlist, no token lookup), (c) the whole broker (`createBroker()` routes on Hono,",
     "  `Deno.serve`): an ES256 IdP bearer verified on every request (the same token, as a client reuses it), the",
     "  allowlisted federated server's service, the app profile's token from the warm cache. Ratios and p50",
     "  differences are taken within a round, then the median over the rounds.",
