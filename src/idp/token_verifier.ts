@@ -34,7 +34,8 @@ import {
   type TokenKind,
   type TokenTimes,
 } from "./claims.ts";
-import { checkCompactJws, checkJwsHeader, decodeJwsPart } from "./compact_jws.ts";
+import { checkCompactJws, checkJwsHeader, type CompactJwsParts, decodeJwsPart } from "./compact_jws.ts";
+import { createLru } from "../util/lru.ts";
 import { DEFAULT_MAX_TOKEN_BYTES, DEFAULT_MEMO_MAX_ENTRIES } from "./constants.ts";
 import { createIntrospector, type Introspector } from "./introspection.ts";
 import { createJwksCache, type JwksCache } from "./jwks_cache.ts";
@@ -85,10 +86,18 @@ const _ALL_KINDS: readonly TokenKind[] = ["access", "id"];
 function _deepFreeze<T>(value: T): T {
   if (typeof value === "object" && value !== null && !Object.isFrozen(value)) {
     Object.freeze(value);
-    for (const member of Object.values(value)) _deepFreeze(member);
+    // Own keys only (JSON values have no others); no array of values is built for the usual flat payload.
+    for (const name in value) {
+      if (!Object.hasOwn(value, name)) continue;
+      const member = value[name];
+      if (typeof member === "object" && member !== null) _deepFreeze(member);
+    }
   }
   return value;
 }
+
+/** Decoded JOSE headers kept by their base64url text: one issuer's tokens share a handful of headers. */
+const _HEADER_MEMO_ENTRIES = 64;
 
 function _checkCount(name: string, value: number, min: number): number {
   if (!Number.isSafeInteger(value) || value < min) {
@@ -108,6 +117,8 @@ class IdpTokenVerifier implements TokenVerifier {
   readonly #algorithms: ReadonlySet<string>;
   readonly #maxTokenBytes: number;
   readonly #memo: TokenMemo;
+  /** Header text → the decoded header (frozen): decoding it again for every fresh token is wasted work. */
+  readonly #headers = createLru<string, Record<string, unknown>>(_HEADER_MEMO_ENTRIES);
 
   constructor(issuers: readonly IssuerConfig[], deps: Deps, options: TokenVerifierOptions) {
     if (issuers.length === 0) {
@@ -199,7 +210,7 @@ class IdpTokenVerifier implements TokenVerifier {
   async verifySignedJwt(token: string): Promise<SignedJwt> {
     try {
       const parts = checkCompactJws(token, this.#maxTokenBytes);
-      const header = checkJwsHeader(decodeJwsPart(parts, "header"), this.#algorithms);
+      const header = checkJwsHeader(this.#headerOf(parts), this.#algorithms);
       const payload = decodeJwsPart(parts, "payload");
       const spelling = this.#spellingOf(payload.iss);
       const issuer = spelling.entry;
@@ -247,7 +258,7 @@ class IdpTokenVerifier implements TokenVerifier {
     }
     const parts = checkCompactJws(token, this.#maxTokenBytes);
     const now = this.#deps.now();
-    const rawHeader = decodeJwsPart(parts, "header");
+    const rawHeader = this.#headerOf(parts);
     // Microsoft Graph access tokens carry a nonce in the header and a signature only Graph can check.
     if ("nonce" in rawHeader) throw invalidToken("graph_token", "Microsoft Graph token (header nonce)");
     const payload = decodeJwsPart(parts, "payload");
@@ -275,6 +286,16 @@ class IdpTokenVerifier implements TokenVerifier {
       notAfterMs: Math.min(times.exp * 1000, freshUntilMs),
     });
     return identity;
+  }
+
+  /** The decoded protected header of `parts`, from the header memo when the same text was decoded before. */
+  #headerOf(parts: CompactJwsParts): Record<string, unknown> {
+    let header = this.#headers.get(parts.header);
+    if (header === undefined) {
+      header = _deepFreeze(decodeJwsPart(parts, "header"));
+      this.#headers.set(parts.header, header);
+    }
+    return header;
   }
 
   /** The configured spelling `iss` names; refuses a malformed, unknown or unlisted-tenant issuer. */
