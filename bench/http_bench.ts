@@ -4,11 +4,13 @@
  * rounds, ratios taken within a round:
  *
  * - proxy: (a) `direct` to the small fake upstream, (b) `bare`: a pass-through proxy on the same runtime (serve,
- *   fetch, stream back), (c) `broker`: the whole broker (Hono routes, `authenticate()` of an ES256 IdP bearer —
- *   the same token each request, as a client sends it —, the allowlist, the warm token cache) on the federated
- *   server's service; a small JSON answer and a 1 MiB tile. Besides wrk's throughput and latency, the CPU time of
- *   the proxy's process per request (from `/proc`).
- * - fresh token, per algorithm (RS256, ES256, EdDSA), three routes of the broker's process: `none` (the same Hono
+ *   fetch, stream back), (f) `floor`: (b) plus only what ArcGIS's contract forces on any token-injecting proxy
+ *   (token header, timeout, small body searched for a 498/499 envelope, filtered headers), (c) `broker`: the
+ *   whole broker (Hono routes, `authenticate()` of an ES256 IdP bearer — the same token each request, as a
+ *   client sends it —, the allowlist, the warm token cache) on the federated server's service; all small-JSON
+ *   rounds, then all 1 MiB-tile rounds. Besides wrk's throughput and latency, the CPU time of the proxy's process
+ *   per request (from `/proc`). The measured servers run pinned to CPU 1, the upstream and wrk to CPU 0.
+ * - fresh token, per algorithm (RS256, ES256, EdDSA), three routes of a broker process of its own: `none` (the same Hono
  *   route without authentication), `raw` (a raw `crypto.subtle.verify` of the bearer's signature) and `auth`
  *   (`broker.authenticate()`). wrk's Lua script gives every request of an `auth` run a token the broker has never
  *   seen (pre-signed, a distinct `jti` each; a wrk thread stops when its share is used up). The figure is the
