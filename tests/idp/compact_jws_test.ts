@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { isBrokerError } from "../../src/errors.ts";
 import { decodeBase64url, encodeBase64url, isCanonicalBase64url } from "../../src/util/bytes.ts";
-import { checkCompactJws, checkJwsHeader, decodeJsonObjectSegment } from "../../src/idp/compact_jws.ts";
+import { checkCompactJws, checkJwsHeader, decodeJwsPart } from "../../src/idp/compact_jws.ts";
 import { b64json } from "./_helpers.ts";
 
 const HEADER = b64json({ alg: "RS256", kid: "k1" });
@@ -84,23 +84,29 @@ Deno.test("base64url helpers round-trip and refuse every non-canonical spelling"
   }
 });
 
-Deno.test("decodeJsonObjectSegment() wants a UTF-8 JSON object", () => {
-  assert.deepEqual(decodeJsonObjectSegment(b64json({ a: 1 }), "header"), { a: 1 });
+/** `segment` as the header or the payload of a token, through the shape check and then the decoder. */
+function decodePart(segment: string, what: "header" | "payload"): Record<string, unknown> {
+  const token = what === "header" ? `${segment}.${PAYLOAD}.c2ln` : `${HEADER}.${segment}.c2ln`;
+  return decodeJwsPart(checkCompactJws(token, 8192), what);
+}
+
+Deno.test("decodeJwsPart() wants a UTF-8 JSON object", () => {
+  assert.deepEqual(decodePart(b64json({ a: 1 }), "header"), { a: 1 });
   for (const value of [[1], "text", 3, null, true]) {
-    rejects(() => decodeJsonObjectSegment(b64json(value), "header"), /not a JSON object/);
+    rejects(() => decodePart(b64json(value), "header"), /not a JSON object/);
   }
-  rejects(() => decodeJsonObjectSegment(encodeBase64url(new TextEncoder().encode("{not json")), "payload"));
-  rejects(() => decodeJsonObjectSegment(encodeBase64url(new Uint8Array([0x7b, 0xff, 0x7d])), "payload"));
+  rejects(() => decodePart(encodeBase64url(new TextEncoder().encode("{not json")), "payload"));
+  rejects(() => decodePart(encodeBase64url(new Uint8Array([0x7b, 0xff, 0x7d])), "payload"));
   const bom = new Uint8Array([0xef, 0xbb, 0xbf, ...new TextEncoder().encode("{}")]);
-  rejects(() => decodeJsonObjectSegment(encodeBase64url(bom), "payload"));
+  rejects(() => decodePart(encodeBase64url(bom), "payload"));
   // UTF-8 claims survive; a segment that is not canonical base64url never reaches the decoder.
   const utf8 = { name: "Zoë Ünal 東京" };
   assert.deepEqual(
-    decodeJsonObjectSegment(encodeBase64url(new TextEncoder().encode(JSON.stringify(utf8))), "payload"),
+    decodePart(encodeBase64url(new TextEncoder().encode(JSON.stringify(utf8))), "payload"),
     utf8,
   );
-  rejects(() => decodeJsonObjectSegment("eyJ+Ijoi/yJ9", "payload"));
-  rejects(() => decodeJsonObjectSegment(`${b64json({ a: 1 })}=`, "payload"));
+  rejects(() => decodePart("eyJ+Ijoi/yJ9", "payload"));
+  rejects(() => decodePart(`${b64json({ a: 1 })}=`, "payload"));
 });
 
 Deno.test("checkJwsHeader() accepts an allowed algorithm with kid and typ", () => {

@@ -20,7 +20,7 @@ import { ASYMMETRIC_ALGORITHMS } from "../../src/config/constants.ts";
 import { keyTypeOf } from "../../src/config/schema.ts";
 import { isBrokerError } from "../../src/errors.ts";
 import { buildKeySet, findKey, JwksRejectedError, type KeySet, verifyJws } from "../../src/idp/mod.ts";
-import { checkCompactJws, checkJwsHeader, decodeJsonObjectSegment } from "../../src/idp/compact_jws.ts";
+import { checkCompactJws, checkJwsHeader, decodeJwsPart } from "../../src/idp/compact_jws.ts";
 import { importVerificationKey } from "../../src/idp/key_set.ts";
 
 interface Vector {
@@ -126,7 +126,7 @@ async function joseVerdict(token: unknown, keySet: KeySet | undefined, algorithm
   let match;
   try {
     const parts = checkCompactJws(token, 8192);
-    const header = checkJwsHeader(decodeJsonObjectSegment(parts.header, "header"), new Set(algorithms));
+    const header = checkJwsHeader(decodeJwsPart(parts, "header"), new Set(algorithms));
     match = findKey(keySet, header.kid, header.alg);
   } catch {
     return undefined;
