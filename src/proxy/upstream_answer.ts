@@ -87,7 +87,7 @@ export async function answerUpstream(
     dropContentLength: changed || response.headers.has("content-encoding"),
   });
   // Set one by one on the new response's own headers: on Deno, a `headers` record in the init goes through the
-  // generic WebIDL conversion and costs about three times as much (7 µs a response, measured).
+  // generic WebIDL conversion (10.6 against 3.3 µs in isolation; 1.5 µs a proxied request end to end).
   const answered = new Response(body as Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array> | null, {
     status: response.status,
   });
